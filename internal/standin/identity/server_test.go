@@ -1,0 +1,336 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// start serves s at /msi/token and points azidentity's App Service source at it.
+//
+// MSAL-go's managed-identity token cache is process-wide and keyed by (identity, resource), so
+// every test that goes through azidentity uses its own scope or client id (servicebus.md §1.3).
+func start(t *testing.T, s *Server) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/msi/token", s)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	endpoint := ts.URL + "/msi/token"
+	t.Setenv("IDENTITY_ENDPOINT", endpoint)
+	t.Setenv("IDENTITY_HEADER", s.Options().Header)
+	t.Setenv("IDENTITY_SERVER_THUMBPRINT", "")
+	t.Setenv("MSI_ENDPOINT", "")
+	t.Setenv("MSI_SECRET", "")
+	t.Setenv("IMDS_ENDPOINT", "")
+	return endpoint
+}
+
+// fastRetry keeps azcore's retry policy (so the retry behaviour is real) but with millisecond delays.
+var fastRetry = policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond}
+
+func credential(t *testing.T, id azidentity.ManagedIDKind, retry policy.RetryOptions) *azidentity.ManagedIdentityCredential {
+	t.Helper()
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+		ID:            id,
+		ClientOptions: azcore.ClientOptions{Retry: retry},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred
+}
+
+func getToken(t *testing.T, cred *azidentity.ManagedIdentityCredential, scope string) (string, time.Time, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+	return tok.Token, tok.ExpiresOn, err
+}
+
+func TestAzidentitySystemAssignedGraphToken(t *testing.T) {
+	roles := []string{"User.DeleteRestore.All", "Application.ReadWrite.OwnedBy"}
+	s := New(Options{Header: "h-system", Roles: roles})
+	start(t, s)
+	cred := credential(t, nil, fastRetry)
+
+	raw, expiresOn, err := getToken(t, cred, "https://graph.microsoft.com/.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseToken(DevSigningKey, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Audience != "https://graph.microsoft.com" {
+		t.Errorf("aud = %q, want the resource with /.default removed", c.Audience)
+	}
+	if c.AppID != DefaultClientID || c.ObjectID != DefaultObjectID || c.TenantID != DefaultTenantID || c.IDType != "app" {
+		t.Errorf("identity claims = %+v", c)
+	}
+	if !slices.Equal(c.Roles, roles) {
+		t.Errorf("roles = %v, want %v", c.Roles, roles)
+	}
+	if !expiresOn.Equal(time.Unix(c.ExpiresAt, 0)) {
+		t.Errorf("azidentity ExpiresOn = %v, token exp = %v", expiresOn, time.Unix(c.ExpiresAt, 0))
+	}
+	if d := time.Until(expiresOn); d < 55*time.Minute || d > 61*time.Minute {
+		t.Errorf("token lifetime %v, want about 1h", d)
+	}
+	if err := c.Valid(time.Now()); err != nil {
+		t.Errorf("fresh token not valid: %v", err)
+	}
+
+	// A second GetToken is served from MSAL's cache: the endpoint sees one call.
+	if _, _, err := getToken(t, cred, "https://graph.microsoft.com/.default"); err != nil {
+		t.Fatal(err)
+	}
+	reqs := s.Requests()
+	if len(reqs) != 1 || s.Calls() != 1 {
+		t.Fatalf("requests = %+v, want exactly 1", reqs)
+	}
+	if reqs[0].Resource != "https://graph.microsoft.com" || reqs[0].ClientID != "" || reqs[0].Status != 200 {
+		t.Errorf("request = %+v", reqs[0])
+	}
+}
+
+func TestAzidentityUserAssigned(t *testing.T) {
+	const clientID = "5d1c9b1e-0c1f-4c55-9e5b-6a51f0e3b001"
+	const objectID = "5d1c9b1e-0c1f-4c55-9e5b-6a51f0e3b002"
+	const resID = "/subscriptions/x/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-test"
+	s := New(Options{Header: "h-user", ClientID: clientID, ObjectID: objectID, ResourceID: resID, Roles: []string{"User.Read.All"}})
+	start(t, s)
+
+	for i, tc := range []struct {
+		id    azidentity.ManagedIDKind
+		check func(TokenRequest) bool
+	}{
+		{azidentity.ClientID(clientID), func(r TokenRequest) bool { return r.ClientID == clientID }},
+		{azidentity.ObjectID(objectID), func(r TokenRequest) bool { return r.ObjectID == objectID }},
+		{azidentity.ResourceID(resID), func(r TokenRequest) bool { return r.ResourceID == resID }},
+	} {
+		scope := "api://identity-user-assigned-" + strconv.Itoa(i) + "/.default"
+		raw, _, err := getToken(t, credential(t, tc.id, fastRetry), scope)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.id, err)
+		}
+		c, err := ParseToken(DevSigningKey, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AppID != clientID || c.ObjectID != objectID || c.MIResourceID != resID {
+			t.Errorf("%v: claims %+v", tc.id, c)
+		}
+		reqs := s.Requests()
+		if last := reqs[len(reqs)-1]; !tc.check(last) {
+			t.Errorf("%v: request %+v does not carry the id", tc.id, last)
+		}
+	}
+}
+
+func TestAzidentityUnknownUserAssignedIdentity(t *testing.T) {
+	s := New(Options{Header: "h-unknown"})
+	start(t, s)
+	cred := credential(t, azidentity.ClientID("5d1c9b1e-0c1f-4c55-9e5b-000000000bad"), fastRetry)
+	_, _, err := getToken(t, cred, "api://identity-unknown/.default")
+	if err == nil {
+		t.Fatal("expected an error for an identity that is not assigned")
+	}
+	if !strings.Contains(err.Error(), MessageIdentityNotFound) || !strings.Contains(err.Error(), "400") {
+		t.Errorf("error does not surface App Service's answer: %v", err)
+	}
+	if s.Calls() != 1 {
+		t.Errorf("calls = %d, want 1 (400 is not retried)", s.Calls())
+	}
+}
+
+func TestAzidentityFailures(t *testing.T) {
+	s := New(Options{Header: "h-fail"})
+	start(t, s)
+
+	// One 503 is absorbed by azcore's retry policy.
+	s.FailNext(1, http.StatusServiceUnavailable)
+	if _, _, err := getToken(t, credential(t, nil, fastRetry), "api://identity-fail-1/.default"); err != nil {
+		t.Fatalf("one 503 should be retried: %v", err)
+	}
+	if s.Calls() != 2 {
+		t.Errorf("calls = %d, want 2", s.Calls())
+	}
+
+	// Failing throughout: 1 call + 3 retries, then an AuthenticationFailedError.
+	s.SetFailing(http.StatusInternalServerError)
+	_, _, err := getToken(t, credential(t, nil, fastRetry), "api://identity-fail-2/.default")
+	var afe *azidentity.AuthenticationFailedError
+	if err == nil || !errors.As(err, &afe) {
+		t.Fatalf("err = %v, want *azidentity.AuthenticationFailedError", err)
+	}
+	if afe.RawResponse == nil || afe.RawResponse.StatusCode != 500 {
+		t.Errorf("RawResponse = %+v", afe.RawResponse)
+	}
+	if s.Calls() != 2+4 {
+		t.Errorf("calls = %d, want 6", s.Calls())
+	}
+
+	// With retries off, a single call; turning the failure off restores service.
+	if _, _, err := getToken(t, credential(t, nil, policy.RetryOptions{MaxRetries: -1}), "api://identity-fail-3/.default"); err == nil {
+		t.Fatal("expected failure")
+	}
+	if s.Calls() != 7 {
+		t.Errorf("calls = %d, want 7", s.Calls())
+	}
+	s.SetFailing(0)
+	if _, _, err := getToken(t, credential(t, nil, fastRetry), "api://identity-fail-3/.default"); err != nil {
+		t.Fatalf("after SetFailing(0): %v", err)
+	}
+}
+
+func TestAzidentitySetRolesAndWrongHeader(t *testing.T) {
+	s := New(Options{Header: "h-roles", Roles: []string{"User.Read.All"}})
+	start(t, s)
+	s.SetRoles([]string{"Application.ReadWrite.All"})
+	raw, _, err := getToken(t, credential(t, nil, fastRetry), "api://identity-roles/.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := ParseToken(DevSigningKey, raw)
+	if !slices.Equal(c.Roles, []string{"Application.ReadWrite.All"}) {
+		t.Errorf("roles = %v", c.Roles)
+	}
+
+	t.Setenv("IDENTITY_HEADER", "not-the-secret")
+	_, _, err = getToken(t, credential(t, nil, fastRetry), "api://identity-wrong-header/.default")
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("wrong header: err = %v, want a 401", err)
+	}
+}
+
+func TestHTTPSurface(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s := New(Options{Header: "secret", Now: func() time.Time { return now }, Lifetime: 10 * time.Minute, SigningKey: []byte("k")})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+
+	do := func(header string, q url.Values) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/msi/token?"+q.Encode(), nil)
+		if header != "" {
+			req.Header.Set("X-IDENTITY-HEADER", header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	ok := url.Values{"api-version": {APIVersion}, "resource": {"https://graph.microsoft.com"}}
+	status, body := do("secret", ok)
+	if status != 200 || body["token_type"] != "Bearer" || body["resource"] != "https://graph.microsoft.com" ||
+		body["client_id"] != DefaultClientID || body["expires_on"] != strconv.FormatInt(now.Add(10*time.Minute).Unix(), 10) {
+		t.Errorf("200 body = %v", body)
+	}
+	if c, err := ParseToken([]byte("k"), body["access_token"].(string)); err != nil || c.ExpiresAt != now.Add(10*time.Minute).Unix() {
+		t.Errorf("token: %+v %v", c, err)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		header string
+		q      url.Values
+		status int
+		msg    string
+	}{
+		{"no header", "", ok, 400, "Missing X-IDENTITY-HEADER."},
+		{"wrong header", "nope", ok, 401, "X-IDENTITY-HEADER does not match."},
+		{"old api-version", "secret", url.Values{"api-version": {"2017-09-01"}, "resource": {"r"}}, 400, ""},
+		{"no resource", "secret", url.Values{"api-version": {APIVersion}}, 400, "Missing required query parameter: resource."},
+		{"unknown client_id", "secret", url.Values{"api-version": {APIVersion}, "resource": {"r"}, "client_id": {"x"}}, 400, MessageIdentityNotFound},
+		{"unknown object_id", "secret", url.Values{"api-version": {APIVersion}, "resource": {"r"}, "object_id": {"x"}}, 400, MessageIdentityNotFound},
+		{"unknown mi_res_id", "secret", url.Values{"api-version": {APIVersion}, "resource": {"r"}, "mi_res_id": {"x"}}, 400, MessageIdentityNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := do(tc.header, tc.q)
+			if status != tc.status {
+				t.Errorf("status = %d, want %d", status, tc.status)
+			}
+			if body["statusCode"] != float64(tc.status) || body["correlationId"] == "" {
+				t.Errorf("body = %v", body)
+			}
+			if tc.msg != "" && body["message"] != tc.msg {
+				t.Errorf("message = %v, want %q", body["message"], tc.msg)
+			}
+		})
+	}
+
+	s.FailNext(2, 429)
+	for i := range 3 {
+		status, _ := do("secret", ok)
+		if want := map[bool]int{true: 429, false: 200}[i < 2]; status != want {
+			t.Errorf("request %d after FailNext(2,429): %d, want %d", i, status, want)
+		}
+	}
+}
+
+func TestConcurrentRequestsAndLog(t *testing.T) {
+	var buf syncBuffer
+	s := New(Options{Log: &buf})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, ts.URL+"/?api-version="+APIVersion+"&resource=r", nil)
+			req.Header.Set("X-IDENTITY-HEADER", DefaultHeader)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if s.Calls() != 20 {
+		t.Errorf("calls = %d", s.Calls())
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 20 {
+		t.Fatalf("%d log lines", len(lines))
+	}
+	var rec TokenRequest
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil || rec.Resource != "r" || rec.Status != 200 {
+		t.Errorf("log line %q: %+v %v", lines[0], rec, err)
+	}
+	if strings.Contains(buf.String(), "eyJ") {
+		t.Error("log contains a token")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
