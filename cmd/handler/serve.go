@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/entra-purge/entra-purge/internal/app"
+	"github.com/entra-purge/entra-purge/internal/config"
+	"github.com/entra-purge/entra-purge/internal/server"
+)
+
+// Exit codes. The Functions host restarts the handler on any non-zero exit and never on 0 (functions-host.md
+// §3.5), so serve never exits 0: after a graceful stop it exits 200, which the host treats as a request for
+// a clean restart rather than an error.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitCleanReboot = 200
+)
+
+// serve runs the custom handler until ctx is cancelled (SIGTERM/SIGINT), then drains in-flight invocations.
+func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
+		return exitFailure
+	}
+	log := zerolog.New(stdout).Level(cfg.LogLevel).With().Timestamp().Logger()
+	a, err := app.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
+		return exitFailure
+	}
+	defer a.Close()
+
+	srv := &server.Server{
+		Processor: a.Processor, Bus: a.Bus, Queue: cfg.Queue, FailedQueue: cfg.FailedQueue,
+		Timeout: cfg.InvocationTimeout, SettleReserve: settleReserve(cfg.InvocationTimeout),
+		Log: stdout, Stderr: stderr, Level: cfg.LogLevel,
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "entra-purge: setting %s=%d: cannot listen on %s: %v\n", config.EnvPort, cfg.Port, addr, err)
+		return exitFailure
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// The host's own client timeout is functionTimeout + 1 minute; ours only guards against a stuck peer.
+		WriteTimeout: cfg.InvocationTimeout + 30*time.Second,
+	}
+	log.Info().Fields(cfg.Fields()).Str("listen", ln.Addr().String()).Msg("entra-purge handler started")
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		fmt.Fprintln(stderr, "entra-purge: server stopped: "+err.Error())
+		return exitFailure
+	case <-ctx.Done():
+	}
+	log.Info().Msg("entra-purge handler stopping: draining in-flight invocations")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.InvocationTimeout+5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(stderr, "entra-purge: drain incomplete: "+err.Error())
+		return exitFailure
+	}
+	log.Info().Msg("entra-purge handler stopped")
+	return exitCleanReboot
+}
+
+// settleReserve is the part of the invocation deadline kept for sending the retry or failure copy after
+// the Graph calls: a quarter of it, between 3 and 15 seconds.
+func settleReserve(timeout time.Duration) time.Duration {
+	return min(max(timeout/4, 3*time.Second), 15*time.Second)
+}

@@ -1,0 +1,226 @@
+// Package funcproto speaks the Azure Functions custom-handler protocol for a Service Bus trigger, as the
+// real host speaks it (reference/functions-host.md): it decodes the host's invocation request, with all of
+// its quirks, and encodes the only kind of answer the host can use.
+//
+// The quirks, each handled here so no other package has to know them:
+//   - every Data and Metadata value is decoded per key from json.RawMessage;
+//   - strings are JSON-encoded twice ("\"abc\""), integers arrive as JSON strings ("5");
+//   - DateTime values have no zone ("2024-05-01T10:15:30", UTC), DateTimeOffset values do (+00:00);
+//   - with "dataType": "binary" the message body is standard base64; without it, a JSON-encoded string,
+//     and the host also copies a JSON body's fields into Metadata (they are ignored here);
+//   - a success answer must be 2xx, application/json, and a non-empty JSON object: an empty body, null or
+//     204 makes the real host wait until functionTimeout and then kill the handler.
+package funcproto
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxInvocationSize bounds the request body read from the host. A purge message is at most 64 KiB, which
+// base64 and the metadata inflate by well under 4×.
+const MaxInvocationSize = 1 << 20
+
+// Invocation is the host's request body: {"Data": {...}, "Metadata": {...}}.
+type Invocation struct {
+	Data     map[string]json.RawMessage `json:"Data"`
+	Metadata map[string]json.RawMessage `json:"Metadata"`
+}
+
+// ErrInvalidInvocation is wrapped by errors about the envelope itself (not about the message inside it).
+var ErrInvalidInvocation = errors.New("invalid invocation request")
+
+// DecodeInvocation reads and decodes one invocation request body.
+func DecodeInvocation(r io.Reader) (*Invocation, error) {
+	body, err := io.ReadAll(io.LimitReader(r, MaxInvocationSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the body: %v", ErrInvalidInvocation, err)
+	}
+	if len(body) > MaxInvocationSize {
+		return nil, fmt.Errorf("%w: the body exceeds %d bytes", ErrInvalidInvocation, MaxInvocationSize)
+	}
+	var inv Invocation
+	if err := json.Unmarshal(body, &inv); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidInvocation, err)
+	}
+	if inv.Data == nil {
+		return nil, fmt.Errorf("%w: no \"Data\" object", ErrInvalidInvocation)
+	}
+	if inv.Metadata == nil {
+		inv.Metadata = map[string]json.RawMessage{}
+	}
+	return &inv, nil
+}
+
+// Message is a Service Bus trigger message as the handler needs it.
+type Message struct {
+	Body           []byte
+	MessageID      string
+	CorrelationID  string
+	ContentType    string
+	DeliveryCount  int
+	SequenceNumber int64
+	// EnqueuedTime is when Service Bus accepted the message (UTC); zero if the host did not say.
+	EnqueuedTime time.Time
+	// ApplicationProperties keeps JSON types: numbers are float64 or json.Number-free float64, strings
+	// string, booleans bool.
+	ApplicationProperties map[string]any
+}
+
+// ServiceBusMessage extracts the trigger message named binding (the trigger's "name" in function.json).
+func (inv *Invocation) ServiceBusMessage(binding string) (*Message, error) {
+	raw, ok := inv.Data[binding]
+	if !ok {
+		return nil, fmt.Errorf("%w: Data has no %q entry (is the trigger binding named %q in function.json?)", ErrInvalidInvocation, binding, binding)
+	}
+	body, err := decodeBody(raw)
+	if err != nil {
+		return nil, err
+	}
+	m := &Message{Body: body}
+	m.MessageID = inv.String("MessageId")
+	m.CorrelationID = inv.String("CorrelationId")
+	m.ContentType = inv.String("ContentType")
+	if n, ok := inv.Int("DeliveryCount"); ok {
+		m.DeliveryCount = int(n)
+	}
+	if n, ok := inv.Int("SequenceNumber"); ok {
+		m.SequenceNumber = n
+	}
+	if t, ok := inv.Time("EnqueuedTime"); ok {
+		m.EnqueuedTime = t
+	} else if t, ok := inv.Time("EnqueuedTimeUtc"); ok {
+		m.EnqueuedTime = t
+	}
+	m.ApplicationProperties = inv.Object("ApplicationProperties")
+	if m.ApplicationProperties == nil {
+		m.ApplicationProperties = inv.Object("UserProperties")
+	}
+	return m, nil
+}
+
+// decodeBody turns Data.<binding> into the message bytes. In binary mode the value is a base64 string; in
+// string mode it is a JSON-encoded string (it starts with a quote, which base64 never does).
+func decodeBody(raw json.RawMessage) ([]byte, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("%w: the trigger value is not a string (is \"cardinality\": \"one\" set?)", ErrInvalidInvocation)
+	}
+	if strings.HasPrefix(s, `"`) {
+		var text string
+		if err := json.Unmarshal([]byte(s), &text); err != nil {
+			return nil, fmt.Errorf("%w: the trigger value starts with a quote but is not a JSON string", ErrInvalidInvocation)
+		}
+		return []byte(text), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the trigger value is neither base64 (\"dataType\": \"binary\") nor a JSON string: %v", ErrInvalidInvocation, err)
+	}
+	return b, nil
+}
+
+// String returns a Metadata string, undoing the host's double encoding; "" when absent or not a string.
+func (inv *Invocation) String(key string) string {
+	raw, ok := inv.Metadata[key]
+	if !ok {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	var inner string
+	if strings.HasPrefix(s, `"`) && json.Unmarshal([]byte(s), &inner) == nil {
+		return inner
+	}
+	return s
+}
+
+// Int returns a Metadata integer, which the host sends as a JSON string ("5"); a bare number is accepted.
+func (inv *Invocation) Int(key string) (int64, bool) {
+	raw, ok := inv.Metadata[key]
+	if !ok {
+		return 0, false
+	}
+	var n int64
+	if json.Unmarshal(raw, &n) == nil {
+		return n, true
+	}
+	s := inv.String(key)
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	return n, err == nil
+}
+
+// Time returns a Metadata time in UTC. DateTimeOffset values carry an offset; DateTime values have none
+// and are UTC (host issue #6997).
+func (inv *Invocation) Time(key string) (time.Time, bool) {
+	s := strings.TrimSpace(inv.String(key))
+	if s == "" {
+		return time.Time{}, false
+	}
+	return ParseHostTime(s)
+}
+
+// ParseHostTime parses the time formats the host produces: RFC 3339 (with Z or an offset) or the zone-less
+// "2006-01-02T15:04:05[.fffffff]" form, read as UTC.
+func ParseHostTime(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), true
+	}
+	if t, err := time.Parse("2006-01-02T15:04:05.9999999", s); err == nil {
+		return t.UTC(), true
+	}
+	return time.Time{}, false
+}
+
+// Object returns a Metadata object (ApplicationProperties arrive as real JSON objects), or nil.
+func (inv *Invocation) Object(key string) map[string]any {
+	raw, ok := inv.Metadata[key]
+	if !ok {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(raw, &m) == nil {
+		return m
+	}
+	// Older hosts sent objects as JSON strings (host issue #5815).
+	var s string
+	if json.Unmarshal(raw, &s) == nil && json.Unmarshal([]byte(s), &m) == nil {
+		return m
+	}
+	return nil
+}
+
+// Response is the answer body the host reads on a 2xx status.
+type Response struct {
+	Outputs     map[string]any `json:"Outputs"`
+	Logs        []string       `json:"Logs"`
+	ReturnValue any            `json:"ReturnValue"`
+}
+
+// WriteResponse writes status and a JSON object body. It always sends a non-empty object with
+// Content-Type application/json, the only answer the host can consume without hanging.
+func WriteResponse(w http.ResponseWriter, status int, resp Response) {
+	if resp.Outputs == nil {
+		resp.Outputs = map[string]any{}
+	}
+	if resp.Logs == nil {
+		resp.Logs = []string{}
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		b = []byte(`{"Outputs":{},"Logs":[],"ReturnValue":null}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,242 @@
+// Package graph is the small Microsoft Graph client entra-purge needs: read one deleted directory object and
+// permanently delete it. It is built on azcore's HTTP pipeline (bearer-token policy, retry policy that
+// honours Retry-After, telemetry) rather than the Graph SDK, which is hundreds of megabytes for two calls.
+//
+// Methods take a [directory.ObjectID], so only validated GUIDs ever reach a URL. Failures from Graph come
+// back as [*Error], which carries what an operator needs (status, code, message, request-id, Retry-After).
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/google/uuid"
+
+	"github.com/entra-purge/entra-purge/internal/directory"
+)
+
+// Version is sent in the User-Agent (entra-purge/<Version>).
+var Version = "0.1.0"
+
+// In-process retry bounds. A purge runs inside a Service Bus message lock, so only short waits are spent
+// here; anything longer is handed back to the caller, which schedules a retry copy instead.
+const (
+	DefaultMaxInProcessRetries = 2
+	DefaultMaxInProcessWait    = 4 * time.Second
+)
+
+// ClientOptions configures a [Client]. A nil *ClientOptions means defaults.
+type ClientOptions struct {
+	azcore.ClientOptions
+
+	// Scope is the token scope; it defaults to "<endpoint>/.default".
+	Scope string
+
+	// MaxInProcessRetries and MaxInProcessWait bound the retries made inside one call for 429/500/502/503/504
+	// and network errors. A Retry-After longer than MaxInProcessWait is not waited for: the error is returned
+	// with RetryAfter set. Zero means the defaults above; a negative MaxInProcessRetries disables retries.
+	MaxInProcessRetries int
+	MaxInProcessWait    time.Duration
+}
+
+// Client calls Microsoft Graph v1.0.
+type Client struct {
+	pl   runtime.Pipeline
+	base string
+}
+
+// NewClient returns a client for the Graph root endpoint (for example https://graph.microsoft.com) that
+// authenticates with cred. Plain http is refused unless opts.InsecureAllowCredentialWithHTTP is set, which
+// config allows only for a loopback simulator.
+func NewClient(endpoint string, cred azcore.TokenCredential, opts *ClientOptions) (*Client, error) {
+	if opts == nil {
+		opts = &ClientOptions{}
+	}
+	endpoint = strings.TrimRight(endpoint, "/")
+	if !strings.HasPrefix(endpoint, "https://") && !(strings.HasPrefix(endpoint, "http://") && opts.InsecureAllowCredentialWithHTTP) {
+		return nil, fmt.Errorf("graph: endpoint %q must use https", endpoint)
+	}
+	scope := opts.Scope
+	if scope == "" {
+		scope = endpoint + "/.default"
+	}
+	co := opts.ClientOptions
+	retries, wait := opts.MaxInProcessRetries, opts.MaxInProcessWait
+	if retries == 0 {
+		retries = DefaultMaxInProcessRetries
+	}
+	if wait <= 0 {
+		wait = DefaultMaxInProcessWait
+	}
+	co.Retry = policy.RetryOptions{
+		MaxRetries:    int32(retries),
+		RetryDelay:    500 * time.Millisecond,
+		MaxRetryDelay: wait, // azcore returns the response, without waiting, when Retry-After exceeds this
+		TryTimeout:    20 * time.Second,
+		StatusCodes:   []int{http.StatusTooManyRequests, 500, 502, 503, 504},
+	}
+	if retries < 0 {
+		co.Retry.MaxRetries = -1
+	}
+	co.Telemetry.ApplicationID = "entra-purge"
+	pl := runtime.NewPipeline("entra-purge", Version, runtime.PipelineOptions{
+		PerCall: []policy.Policy{headersPolicy{}},
+		PerRetry: []policy.Policy{runtime.NewBearerTokenPolicy(markedCredential{cred}, []string{scope}, &policy.BearerTokenOptions{
+			InsecureAllowCredentialWithHTTP: co.InsecureAllowCredentialWithHTTP,
+		})},
+	}, &co)
+	return &Client{pl: pl, base: endpoint + "/v1.0"}, nil
+}
+
+// headersPolicy sets the request headers Graph asks clients to send. One client-request-id per logical call
+// (it runs before the retry policy), so retries of one call share an id and can be found together.
+type headersPolicy struct{}
+
+func (headersPolicy) Do(req *policy.Request) (*http.Response, error) {
+	h := req.Raw().Header
+	if h.Get("client-request-id") == "" {
+		h.Set("client-request-id", uuid.NewString())
+	}
+	h.Set("Accept", "application/json")
+	// Purges are background work: ask Graph to throttle them before interactive traffic (graph.md §4.2).
+	h.Set("x-ms-throttle-priority", "Low")
+	return req.Next()
+}
+
+// Result describes a completed call, for logs and failure messages.
+type Result struct {
+	StatusCode      int
+	RequestID       string
+	ClientRequestID string
+}
+
+// DeletedItem is what verification needs to know about an object in the recycle bin.
+type DeletedItem struct {
+	ID          string
+	Type        directory.Type // empty when Graph did not say (@odata.type missing) or named an unknown type
+	RawType     string         // @odata.type as Graph sent it
+	DisplayName string
+	// DeletedDateTime is when the object was soft-deleted; zero when Graph did not say.
+	DeletedDateTime time.Time
+	// OnPremisesSyncEnabled is true for a user synced from on-premises; null and false mean cloud-only.
+	OnPremisesSyncEnabled bool
+}
+
+// GetDeletedItem reads GET /directory/deletedItems/{id}. A 404 is returned as an *Error like any other.
+func (c *Client) GetDeletedItem(ctx context.Context, id directory.ObjectID) (DeletedItem, Result, error) {
+	var item DeletedItem
+	res, body, err := c.do(ctx, http.MethodGet, id, http.StatusOK)
+	if err != nil {
+		return item, res, err
+	}
+	var raw struct {
+		ID              string  `json:"id"`
+		ODataType       string  `json:"@odata.type"`
+		DisplayName     string  `json:"displayName"`
+		DeletedDateTime *string `json:"deletedDateTime"`
+		OnPremSync      *bool   `json:"onPremisesSyncEnabled"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return item, res, fmt.Errorf("graph: GET deletedItems/%s: decoding the answer: %w", id, err)
+	}
+	item.ID, item.RawType, item.DisplayName = raw.ID, raw.ODataType, raw.DisplayName
+	if raw.ODataType != "" {
+		if t, err := directory.ParseType(raw.ODataType); err == nil {
+			item.Type = t
+		}
+	}
+	if raw.DeletedDateTime != nil && *raw.DeletedDateTime != "" {
+		if t, err := time.Parse(time.RFC3339Nano, *raw.DeletedDateTime); err == nil {
+			item.DeletedDateTime = t.UTC()
+		}
+	}
+	item.OnPremisesSyncEnabled = raw.OnPremSync != nil && *raw.OnPremSync
+	return item, res, nil
+}
+
+// PurgeDeletedItem permanently deletes the object: DELETE /directory/deletedItems/{id}, 204 on success.
+func (c *Client) PurgeDeletedItem(ctx context.Context, id directory.ObjectID) (Result, error) {
+	res, _, err := c.do(ctx, http.MethodDelete, id, http.StatusNoContent)
+	return res, err
+}
+
+// do runs one call. A 401 is tried once more: the bearer-token policy drops its cached token on a 401, so
+// the second try carries a freshly acquired one (DESIGN.md §3: "401 after a fresh token").
+func (c *Client) do(ctx context.Context, method string, id directory.ObjectID, want int) (Result, []byte, error) {
+	if id.IsZero() {
+		return Result{}, nil, fmt.Errorf("graph: %s with an empty object id", method)
+	}
+	url := c.base + "/directory/deletedItems/" + id.String()
+	clientRequestID := uuid.NewString()
+	var resp *http.Response
+	for try := 1; ; try++ {
+		req, err := runtime.NewRequest(ctx, method, url)
+		if err != nil {
+			return Result{}, nil, fmt.Errorf("graph: building %s request: %w", method, err)
+		}
+		req.Raw().Header.Set("client-request-id", clientRequestID)
+		resp, err = c.pl.Do(req)
+		if err != nil {
+			return Result{ClientRequestID: clientRequestID}, nil, &CallError{Method: method, ObjectID: id.String(), Err: err}
+		}
+		if resp.StatusCode == http.StatusUnauthorized && try == 1 {
+			runtime.Drain(resp)
+			continue
+		}
+		break
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	res := Result{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("request-id"), ClientRequestID: resp.Header.Get("client-request-id")}
+	if res.ClientRequestID == "" {
+		res.ClientRequestID = clientRequestID
+	}
+	if err != nil {
+		return res, nil, &CallError{Method: method, ObjectID: id.String(), Err: fmt.Errorf("reading the answer: %w", err)}
+	}
+	if resp.StatusCode != want {
+		return res, nil, newError(method, id.String(), resp, body, res)
+	}
+	return res, body, nil
+}
+
+// CallError is a call that got no HTTP answer from Graph: a network failure, a timeout, or no token from
+// the identity endpoint. It is always worth retrying later.
+type CallError struct {
+	Method   string
+	ObjectID string
+	Err      error
+}
+
+func (e *CallError) Error() string {
+	return fmt.Sprintf("graph: %s deletedItems/%s: %v", e.Method, e.ObjectID, e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// TokenError is a failure to get a token from the credential (the managed-identity endpoint, or the
+// developer chain locally). The graph client marks such failures so callers can tell "no token" from
+// "Graph unreachable"; both are worth retrying later.
+type TokenError struct{ Err error }
+
+func (e *TokenError) Error() string { return "getting a token for Microsoft Graph: " + e.Err.Error() }
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// markedCredential wraps every credential failure in *TokenError.
+type markedCredential struct{ cred azcore.TokenCredential }
+
+func (m markedCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tk, err := m.cred.GetToken(ctx, opts)
+	if err != nil {
+		return tk, &TokenError{Err: err}
+	}
+	return tk, nil
+}
