@@ -143,6 +143,12 @@ func (c *Client) GetDeletedItem(ctx context.Context, id directory.ObjectID) (Del
 		DisplayName     string  `json:"displayName"`
 		DeletedDateTime *string `json:"deletedDateTime"`
 		OnPremSync      *bool   `json:"onPremisesSyncEnabled"`
+		// Properties that identify the type when @odata.type is missing (Graph's documented GET example
+		// has none; graph.md §1.3).
+		UserPrincipalName    *string         `json:"userPrincipalName"`
+		ServicePrincipalType *string         `json:"servicePrincipalType"`
+		AppID                *string         `json:"appId"`
+		GroupTypes           json.RawMessage `json:"groupTypes"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return item, res, fmt.Errorf("graph: GET deletedItems/%s: decoding the answer: %w", id, err)
@@ -151,6 +157,18 @@ func (c *Client) GetDeletedItem(ctx context.Context, id directory.ObjectID) (Del
 	if raw.ODataType != "" {
 		if t, err := directory.ParseType(raw.ODataType); err == nil {
 			item.Type = t
+		}
+	} else {
+		// Only unambiguous shapes are inferred; anything else stays unknown and the caller decides.
+		switch {
+		case raw.UserPrincipalName != nil:
+			item.Type = directory.User
+		case raw.ServicePrincipalType != nil:
+			item.Type = directory.ServicePrincipal
+		case raw.AppID != nil:
+			item.Type = directory.Application
+		case raw.GroupTypes != nil:
+			item.Type = directory.Group
 		}
 	}
 	if raw.DeletedDateTime != nil && *raw.DeletedDateTime != "" {

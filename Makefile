@@ -1,0 +1,65 @@
+# entra-purge — make targets. Run `make help` for the list.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/entra-purge/entra-purge/internal/graph.Version=$(VERSION)
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build ./handler (linux/amd64, static) where host.json expects it
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o handler ./cmd/handler
+
+# The Service Bus emulator and the infra checker are Node programs with their own lock files.
+tools/sbemu/node_modules/.package-lock.json: tools/sbemu/package-lock.json
+	cd tools/sbemu && npm ci --no-audit --no-fund
+tools/infracheck/node_modules/.package-lock.json: tools/infracheck/package-lock.json
+	cd tools/infracheck && npm ci --no-audit --no-fund
+
+.PHONY: deps
+deps: tools/sbemu/node_modules/.package-lock.json tools/infracheck/node_modules/.package-lock.json ## install Go modules and the npm packages of tools/
+	$(GO) mod download
+
+.PHONY: run
+run: build deps ## the whole pipeline locally: emulator, Graph simulator, identity endpoint, host stand-in, demo
+	$(GO) run ./cmd/devstack
+
+.PHONY: test
+test: build deps ## everything CI runs: vet, Go tests (race), emulator tests, infra checks
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+	cd tools/sbemu && npm test
+	$(MAKE) --no-print-directory infra-check
+
+.PHONY: bench
+bench: build deps ## benchmarks (timing goals live here, not in tests)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for a while (FUZZTIME, default 30s)
+	$(GO) test ./internal/purge -run '^$$' -fuzz FuzzParseRequest -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/funcproto -run '^$$' -fuzz FuzzDecodeInvocation -fuzztime $${FUZZTIME:-30s}
+
+.PHONY: infra-check
+infra-check: tools/infracheck/node_modules/.package-lock.json ## offline checks of infra/ (parse every .bicep, consistency with the code)
+	cd tools/infracheck && npm test --silent
+	node tools/infracheck/check.js
+
+.PHONY: package
+package: ## dist/entra-purge.zip: host.json, purge/, handler — what Azure runs
+	bash infra/scripts/package.sh
+
+.PHONY: lint
+lint: ## gofmt, go vet, staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf handler dist bin

@@ -1,0 +1,164 @@
+package funcproto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The golden invocations in testdata/ follow functions-host.md §1.2–§1.5: base64 bodies in binary mode,
+// double-encoded strings, integers as strings, zone-less DateTimes, and body fields injected into
+// Metadata in string mode.
+func TestServiceBusMessageGolden(t *testing.T) {
+	tests := []struct {
+		file string
+		want Message
+	}{
+		{"binary-json-body.json", Message{
+			Body:      []byte(`{"id":"8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b","type":"user","reason":"leaver"}`),
+			MessageID: "5f1c2d3e4b5a69788796a5b4c3d2e1f0", CorrelationID: "TKT-42", ContentType: "application/json",
+			DeliveryCount: 1, SequenceNumber: 42, EnqueuedTime: time.Date(2026, 11, 28, 10, 15, 30, 0, time.UTC),
+			ApplicationProperties: map[string]any{},
+		}},
+		{"binary-retry-copy.json", Message{
+			Body:      []byte("  \"8F3C1A2B-4D5E-4F60-8A7B-9C0D1E2F3A4B\"\n"),
+			MessageID: "2c0e7f1d-6c5a-5b3e-9d4f-0a1b2c3d4e5f", DeliveryCount: 3, SequenceNumber: 77,
+			EnqueuedTime: time.Date(2026, 11, 28, 10, 20, 0, 0, time.UTC),
+			ApplicationProperties: map[string]any{"PurgeAttempt": 3.0, "PurgeFirstRequested": "2026-11-28T10:15:30.123Z",
+				"PurgeLastError":    "graph: DELETE deletedItems/8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b: 503 Service Unavailable",
+				"OriginalMessageId": "5f1c2d3e4b5a69788796a5b4c3d2e1f0", "ratio": 0.5, "final": true},
+		}},
+		{"string-json-body.json", Message{
+			Body:      []byte(`{"id":"8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b","type":"user","reason":"leaver"}`),
+			MessageID: "5f1c2d3e4b5a69788796a5b4c3d2e1f0", ContentType: "application/json", DeliveryCount: 2, SequenceNumber: 42,
+			EnqueuedTime:          time.Date(2026, 11, 28, 10, 15, 30, 0, time.UTC),
+			ApplicationProperties: map[string]any{"tenant": "contoso", "priority": 2.0},
+		}},
+		{"string-text-body.json", Message{
+			Body: []byte("8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b"), MessageID: "text-1", DeliveryCount: 1, SequenceNumber: 5,
+			EnqueuedTime: time.Date(2026, 11, 28, 10, 15, 30, 0, time.UTC), ApplicationProperties: map[string]any{},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			f, err := os.Open(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			inv, err := DecodeInvocation(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := inv.ServiceBusMessage("message")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(*got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	for name, body := range map[string]string{
+		"not json":           `nope`,
+		"no data":            `{"Metadata":{}}`,
+		"array data":         `{"Data":{"message":"[\"a\",\"b\"]"},"Metadata":{}}`,
+		"object trigger":     `{"Data":{"message":{"id":1}},"Metadata":{}}`,
+		"wrong binding name": `{"Data":{"msg":"YQ=="},"Metadata":{}}`,
+		"too big":            `{"Data":{"message":"` + strings.Repeat("A", MaxInvocationSize) + `"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			inv, err := DecodeInvocation(strings.NewReader(body))
+			if err == nil {
+				_, err = inv.ServiceBusMessage("message")
+			}
+			if !errors.Is(err, ErrInvalidInvocation) {
+				t.Fatalf("error %v, want ErrInvalidInvocation", err)
+			}
+		})
+	}
+}
+
+func TestParseHostTime(t *testing.T) {
+	want := time.Date(2024, 5, 1, 10, 15, 30, 0, time.UTC)
+	for _, s := range []string{"2024-05-01T10:15:30", "2024-05-01T10:15:30Z", "2024-05-01T10:15:30+00:00", "2024-05-01T12:15:30+02:00"} {
+		got, ok := ParseHostTime(s)
+		if !ok || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("ParseHostTime(%q) = %v %v", s, got, ok)
+		}
+	}
+	if got, ok := ParseHostTime("2024-05-01T10:15:30.1234567"); !ok || got.Nanosecond() != 123456700 {
+		t.Errorf("fractional: %v %v", got, ok)
+	}
+	if _, ok := ParseHostTime("05/01/2024 10:15:30"); ok {
+		t.Error("accepted a culture-specific format")
+	}
+}
+
+// The host hangs on an empty body, null or a non-JSON content type (functions-host.md §3.1): every answer
+// must be a JSON object with Content-Type application/json.
+func TestWriteResponse(t *testing.T) {
+	for _, status := range []int{200, 500} {
+		rec := httptest.NewRecorder()
+		WriteResponse(rec, status, Response{})
+		if rec.Code != status || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("status %d content type %q", rec.Code, rec.Header().Get("Content-Type"))
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(rec.Body.Bytes(), &obj); err != nil || obj == nil {
+			t.Fatalf("body %q is not a JSON object", rec.Body)
+		}
+		if string(obj["Logs"]) != "[]" || string(obj["Outputs"]) != "{}" {
+			t.Errorf("body %s", rec.Body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	WriteResponse(rec, 200, Response{Logs: []string{`{"outcome":"purged"}`}})
+	if !bytes.Contains(rec.Body.Bytes(), []byte(`"Logs":["{\"outcome\":\"purged\"}"]`)) {
+		t.Errorf("body %s", rec.Body)
+	}
+}
+
+// FuzzDecodeInvocation feeds arbitrary envelopes to the decoder: it must never panic, and a decoded body
+// must be what the envelope encodes. Its seed corpus (the goldens) runs in every `make test`.
+func FuzzDecodeInvocation(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"Data":{"message":"\"\\\"x\\\"\""},"Metadata":{"DeliveryCount":5,"EnqueuedTime":"x"}}`))
+	f.Add([]byte(`{"Data":{"message":null},"Metadata":null}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		inv, err := DecodeInvocation(bytes.NewReader(body))
+		if err != nil {
+			if !errors.Is(err, ErrInvalidInvocation) {
+				t.Fatalf("unwrapped error %v", err)
+			}
+			return
+		}
+		m, err := inv.ServiceBusMessage("message")
+		if err != nil {
+			if !errors.Is(err, ErrInvalidInvocation) {
+				t.Fatalf("unwrapped error %v", err)
+			}
+			return
+		}
+		if len(m.Body) > MaxInvocationSize {
+			t.Fatalf("body larger than the envelope")
+		}
+	})
+}

@@ -1,0 +1,249 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/entra-purge/entra-purge/internal/directory"
+)
+
+const gid = "8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+
+// staticCred hands out numbered tokens and can fail on demand.
+type staticCred struct {
+	mu     sync.Mutex
+	n      int
+	fail   error
+	scopes []string
+}
+
+func (c *staticCred) GetToken(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.scopes = o.Scopes
+	if c.fail != nil {
+		return azcore.AccessToken{}, c.fail
+	}
+	c.n++
+	return azcore.AccessToken{Token: "token-" + string(rune('0'+c.n)), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+type recorded struct {
+	method, path, auth, clientRequestID, priority string
+	at                                            time.Time
+}
+
+func newServer(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Request)) (*httptest.Server, *[]recorded) {
+	t.Helper()
+	var mu sync.Mutex
+	var reqs []recorded
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reqs = append(reqs, recorded{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("client-request-id"), r.Header.Get("x-ms-throttle-priority"), time.Now()})
+		n := len(reqs)
+		mu.Unlock()
+		answer(n, w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &reqs
+}
+
+func client(t *testing.T, url string, cred azcore.TokenCredential) *Client {
+	t.Helper()
+	c, err := NewClient(url, cred, &ClientOptions{ClientOptions: azcore.ClientOptions{InsecureAllowCredentialWithHTTP: true}, MaxInProcessWait: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func graphError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("request-id", "rid-"+code)
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":{"code":"` + code + `","message":"` + msg + `","innerError":{"date":"2026-11-28T10:00:00","request-id":"inner-rid","client-request-id":"x"}}}`))
+}
+
+func TestPurgeSuccess(t *testing.T) {
+	srv, reqs := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("request-id", "rid-1")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	cred := &staticCred{}
+	res, err := client(t, srv.URL, cred).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(strings.ToUpper(gid)))
+	if err != nil || res.StatusCode != 204 || res.RequestID != "rid-1" {
+		t.Fatalf("res %+v err %v", res, err)
+	}
+	r := (*reqs)[0]
+	if r.method != "DELETE" || r.path != "/v1.0/directory/deletedItems/"+gid || r.auth != "Bearer token-1" || r.clientRequestID == "" || r.priority != "Low" {
+		t.Errorf("request %+v", r)
+	}
+	if len(cred.scopes) != 1 || cred.scopes[0] != srv.URL+"/.default" {
+		t.Errorf("scopes %v", cred.scopes)
+	}
+}
+
+func TestGetDeletedItem(t *testing.T) {
+	srv, _ := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json;odata.metadata=minimal")
+		_, _ = w.Write([]byte(`{"@odata.context":"x","@odata.type":"#microsoft.graph.user","id":"` + gid + `","displayName":"Ada","deletedDateTime":"2026-11-01T10:11:12Z","onPremisesSyncEnabled":true}`))
+	})
+	item, _, err := client(t, srv.URL, &staticCred{}).GetDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if item.Type != directory.User || !item.OnPremisesSyncEnabled || !item.DeletedDateTime.Equal(time.Date(2026, 11, 1, 10, 11, 12, 0, time.UTC)) {
+		t.Errorf("item %+v", item)
+	}
+}
+
+func TestTypeInferredWithoutODataType(t *testing.T) {
+	for body, want := range map[string]directory.Type{
+		`{"id":"x","userPrincipalName":"a@b","onPremisesSyncEnabled":null}`: directory.User,
+		`{"id":"x","appId":"y","servicePrincipalType":"Application"}`:       directory.ServicePrincipal,
+		`{"id":"x","appId":"y"}`:       directory.Application,
+		`{"id":"x","groupTypes":[]}`:   directory.Group,
+		`{"id":"x","displayName":"?"}`: "",
+	} {
+		srv, _ := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(body)) })
+		item, _, err := client(t, srv.URL, &staticCred{}).GetDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+		if err != nil || item.Type != want || item.OnPremisesSyncEnabled {
+			t.Errorf("%s: %+v %v", body, item, err)
+		}
+	}
+}
+
+func TestErrorParsed(t *testing.T) {
+	srv, _ := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		graphError(w, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+	})
+	_, err := client(t, srv.URL, &staticCred{}).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	var ge *Error
+	if !errors.As(err, &ge) || ge.StatusCode != 403 || ge.Code != "Authorization_RequestDenied" || ge.RequestID != "rid-Authorization_RequestDenied" || ge.Transient() {
+		t.Fatalf("err %#v", err)
+	}
+	if !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "Authorization_RequestDenied") {
+		t.Errorf("message %q", err)
+	}
+}
+
+func TestErrorWithoutBodyAndLowercaseInnerError(t *testing.T) {
+	srv, _ := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" {
+			w.WriteHeader(502)
+			_, _ = w.Write([]byte("<html>bad gateway</html>"))
+			return
+		}
+		w.WriteHeader(400)
+		_, _ = w.Write([]byte(`{"error":{"code":"Request_BadRequest","message":"m","innererror":{"request-id":"lower-rid"}}}`))
+	})
+	c, _ := NewClient(srv.URL, &staticCred{}, &ClientOptions{ClientOptions: azcore.ClientOptions{InsecureAllowCredentialWithHTTP: true}, MaxInProcessRetries: -1})
+	_, _, err := c.GetDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	var ge *Error
+	if !errors.As(err, &ge) || ge.StatusCode != 502 || ge.Code != "" || !ge.Transient() {
+		t.Fatalf("err %#v", err)
+	}
+	_, err = c.PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	if !errors.As(err, &ge) || ge.RequestID != "lower-rid" {
+		t.Fatalf("err %#v", err)
+	}
+}
+
+// A short Retry-After is waited for in-process (never sooner), a long one is handed back to the caller.
+func TestRetryAfterInProcess(t *testing.T) {
+	srv, reqs := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			graphError(w, 429, "TooManyRequests", "Please retry again later.")
+			return
+		}
+		w.WriteHeader(204)
+	})
+	_, err := client(t, srv.URL, &staticCred{}).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(*reqs) != 2 {
+		t.Fatalf("%d requests", len(*reqs))
+	}
+	if gap := (*reqs)[1].at.Sub((*reqs)[0].at); gap < time.Second {
+		t.Errorf("retried after %s, sooner than Retry-After", gap)
+	}
+	if (*reqs)[0].clientRequestID != (*reqs)[1].clientRequestID {
+		t.Error("a retry of one call must keep its client-request-id")
+	}
+
+	srv2, reqs2 := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		graphError(w, 429, "TooManyRequests", "Please retry again later.")
+	})
+	_, err = client(t, srv2.URL, &staticCred{}).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	var ge *Error
+	if !errors.As(err, &ge) || ge.RetryAfter != 30*time.Second || len(*reqs2) != 1 {
+		t.Fatalf("err %v requests %d", err, len(*reqs2))
+	}
+}
+
+func TestUnauthorizedRetriedWithFreshToken(t *testing.T) {
+	srv, reqs := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		graphError(w, 401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
+	})
+	_, err := client(t, srv.URL, &staticCred{}).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	var ge *Error
+	if !errors.As(err, &ge) || ge.StatusCode != 401 {
+		t.Fatalf("err %v", err)
+	}
+	if len(*reqs) != 2 || (*reqs)[0].auth == (*reqs)[1].auth {
+		t.Fatalf("want two tries with different tokens, got %+v", *reqs)
+	}
+}
+
+func TestTokenFailureIsMarked(t *testing.T) {
+	srv, reqs := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	_, err := client(t, srv.URL, &staticCred{fail: errors.New("identity endpoint answered 500")}).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	var te *TokenError
+	var ce *CallError
+	if !errors.As(err, &te) || !errors.As(err, &ce) || len(*reqs) != 0 {
+		t.Fatalf("err %v, %d requests", err, len(*reqs))
+	}
+}
+
+func TestRefusesPlainHTTPAndZeroID(t *testing.T) {
+	if _, err := NewClient("http://graph.example.com", &staticCred{}, nil); err == nil {
+		t.Error("plain http accepted without InsecureAllowCredentialWithHTTP")
+	}
+	c, _ := NewClient("https://graph.microsoft.com", &staticCred{}, nil)
+	if _, err := c.PurgeDeletedItem(context.Background(), directory.ObjectID{}); err == nil {
+		t.Error("zero id accepted")
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{"": 0, "2.128": 2128 * time.Millisecond, "10": 10 * time.Second, "-1": 0,
+		"Sat, 28 Nov 2026 10:00:30 GMT": 30 * time.Second, "soon": 0} {
+		if got := parseRetryAfter(in, now); got != want {
+			t.Errorf("%q: %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestHardDeleteProtected(t *testing.T) {
+	for _, e := range []Error{{StatusCode: 400, Message: "Hard deletion protection is enabled until 2026-12-01"}, {StatusCode: 403, Code: "HardDeleteProtectionEnabled"}} {
+		if !e.HardDeleteProtected() {
+			t.Errorf("%+v not recognised", e)
+		}
+	}
+	if (&Error{StatusCode: 404, Message: "hard delete"}).HardDeleteProtected() {
+		t.Error("404 recognised as protection")
+	}
+}

@@ -1,0 +1,217 @@
+package purge
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/entra-purge/entra-purge/internal/directory"
+	"github.com/entra-purge/entra-purge/internal/graph"
+)
+
+// fakeDirectory answers from fixed results and records the calls, so each test can assert that a check
+// stopped a request before Graph (or before the DELETE).
+type fakeDirectory struct {
+	item   graph.DeletedItem
+	getErr error
+	delErr error
+	calls  []string
+}
+
+func (f *fakeDirectory) GetDeletedItem(_ context.Context, id directory.ObjectID) (graph.DeletedItem, graph.Result, error) {
+	f.calls = append(f.calls, "GET "+id.String())
+	if f.getErr != nil {
+		return graph.DeletedItem{}, graph.Result{}, f.getErr
+	}
+	return f.item, graph.Result{StatusCode: 200, RequestID: "req-get"}, nil
+}
+
+func (f *fakeDirectory) PurgeDeletedItem(_ context.Context, id directory.ObjectID) (graph.Result, error) {
+	f.calls = append(f.calls, "DELETE "+id.String())
+	if f.delErr != nil {
+		return graph.Result{}, f.delErr
+	}
+	return graph.Result{StatusCode: 204, RequestID: "req-del"}, nil
+}
+
+var now = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+func policy() Policy {
+	return Policy{
+		AllowedTypes: []directory.Type{directory.User, directory.Application, directory.ServicePrincipal},
+		Verify:       true, MaxAttempts: 3, NotFoundGrace: 15 * time.Minute,
+		RetryBaseDelay: 30 * time.Second, RetryMaxDelay: 15 * time.Minute,
+	}
+}
+
+func gerr(status int, code string, retryAfter time.Duration) error {
+	return &graph.Error{Method: "DELETE", StatusCode: status, Code: code, RequestID: "req-err", RetryAfter: retryAfter}
+}
+
+func userItem() graph.DeletedItem {
+	return graph.DeletedItem{ID: gid, Type: directory.User, RawType: "#microsoft.graph.user", DeletedDateTime: now.Add(-48 * time.Hour)}
+}
+
+func TestDecide(t *testing.T) {
+	get, del := "GET "+gid, "DELETE "+gid
+	tests := []struct {
+		name      string
+		body      string
+		policy    func(*Policy)
+		dir       fakeDirectory
+		delivery  func(*Delivery)
+		outcome   Outcome
+		reason    Reason
+		calls     []string
+		retryAt   time.Time
+		next      int
+		deferred  bool
+		describes string
+	}{
+		{name: "purged", body: gid, dir: fakeDirectory{item: userItem()}, outcome: Purged, calls: []string{get, del}},
+		{name: "invalid message makes no call", body: "alice@contoso.com", outcome: Failed, reason: ReasonInvalidMessage,
+			calls: []string{}, describes: "not a purge request"},
+		{name: "protected id makes no call", body: strings.ToUpper(gid), dir: fakeDirectory{item: userItem()},
+			policy:  func(p *Policy) { p.ProtectedIDs = []directory.ObjectID{directory.MustParseObjectID(gid)} },
+			outcome: Failed, reason: ReasonProtected, calls: []string{}, describes: "PURGE_PROTECTED_IDS"},
+		{name: "notBefore in the future defers without a call", body: `{"id":"` + gid + `","notBefore":"2026-11-29T00:00:00Z"}`,
+			outcome: RetryScheduled, retryAt: time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC), next: 1, deferred: true, calls: []string{}},
+		{name: "notBefore in the past goes ahead", body: `{"id":"` + gid + `","notBefore":"2026-11-27T00:00:00Z"}`,
+			dir: fakeDirectory{item: userItem()}, outcome: Purged, calls: []string{get, del}},
+		{name: "group not allowed, no delete", body: gid, dir: fakeDirectory{item: graph.DeletedItem{Type: directory.Group}},
+			outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}, describes: "app-only"},
+		{name: "administrative unit never purged even if listed", body: gid,
+			policy: func(p *Policy) { p.AllowedTypes = append(p.AllowedTypes, directory.AdministrativeUnit) },
+			dir:    fakeDirectory{item: graph.DeletedItem{Type: directory.AdministrativeUnit}}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}},
+		{name: "application not in allowed list", body: gid, policy: func(p *Policy) { p.AllowedTypes = []directory.Type{directory.User} },
+			dir: fakeDirectory{item: graph.DeletedItem{Type: directory.Application}}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get},
+			describes: "PURGE_ALLOWED_TYPES (user)"},
+		{name: "type mismatch, no delete", body: `{"id":"` + gid + `","type":"servicePrincipal"}`, dir: fakeDirectory{item: userItem()},
+			outcome: Failed, reason: ReasonTypeMismatch, calls: []string{get}},
+		{name: "unknown type from Graph and none in message", body: gid, dir: fakeDirectory{item: graph.DeletedItem{RawType: ""}},
+			outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}},
+		{name: "unknown type from Graph, message type used", body: `{"id":"` + gid + `","type":"user"}`, dir: fakeDirectory{item: graph.DeletedItem{}},
+			outcome: Purged, calls: []string{get, del}},
+		{name: "synced user refused", body: gid, dir: fakeDirectory{item: graph.DeletedItem{Type: directory.User, OnPremisesSyncEnabled: true}},
+			outcome: Failed, reason: ReasonSyncedObject, calls: []string{get}},
+		{name: "synced user allowed", body: gid, policy: func(p *Policy) { p.AllowSynced = true },
+			dir: fakeDirectory{item: graph.DeletedItem{Type: directory.User, OnPremisesSyncEnabled: true}}, outcome: Purged, calls: []string{get, del}},
+		{name: "too recently deleted defers", body: gid, policy: func(p *Policy) { p.MinDeletedAge = 72 * time.Hour },
+			dir: fakeDirectory{item: userItem()}, outcome: RetryScheduled, deferred: true, next: 1, calls: []string{get},
+			retryAt: now.Add(24 * time.Hour)},
+		{name: "dry run writes nothing", body: gid, policy: func(p *Policy) { p.DryRun = true }, dir: fakeDirectory{item: userItem()},
+			outcome: DryRun, calls: []string{get}},
+		{name: "dry run still refuses", body: gid, policy: func(p *Policy) { p.DryRun = true },
+			dir: fakeDirectory{item: graph.DeletedItem{Type: directory.Group}}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}},
+		{name: "verify off: no GET", body: `{"id":"` + gid + `","type":"user"}`, policy: func(p *Policy) { p.Verify = false; p.AllowSynced = true },
+			outcome: Purged, calls: []string{del}},
+		{name: "verify off: message type still checked", body: `{"id":"` + gid + `","type":"group"}`,
+			policy: func(p *Policy) { p.Verify = false; p.AllowSynced = true }, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{}},
+		{name: "GET 404 within grace retries", body: gid, dir: fakeDirectory{getErr: gerr(404, "Request_ResourceNotFound", 0)},
+			delivery: func(d *Delivery) { d.FirstRequested = now.Add(-time.Minute) },
+			outcome:  RetryScheduled, next: 2, retryAt: now.Add(30 * time.Second), calls: []string{get}},
+		{name: "404 retry never passes the grace end", body: gid, dir: fakeDirectory{getErr: gerr(404, "Request_ResourceNotFound", 0)},
+			delivery: func(d *Delivery) { d.FirstRequested = now.Add(-14*time.Minute - 50*time.Second); d.Attempt = 6 },
+			outcome:  RetryScheduled, next: 7, retryAt: now.Add(11 * time.Second), calls: []string{get}},
+		{name: "GET 404 after grace is absent, no delete", body: gid, dir: fakeDirectory{getErr: gerr(404, "Request_ResourceNotFound", 0)},
+			delivery: func(d *Delivery) { d.FirstRequested = now.Add(-16 * time.Minute) }, outcome: Absent, calls: []string{get}},
+		{name: "DELETE 404 after grace is absent", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(404, "Request_ResourceNotFound", 0)},
+			delivery: func(d *Delivery) { d.FirstRequested = now.Add(-time.Hour) }, outcome: Absent, calls: []string{get, del}},
+		{name: "429 waits at least Retry-After", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(429, "TooManyRequests", 2*time.Minute)},
+			outcome: RetryScheduled, next: 2, retryAt: now.Add(2 * time.Minute), calls: []string{get, del}},
+		{name: "503 backs off exponentially", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(503, "ServiceUnavailable", 0)},
+			delivery: func(d *Delivery) { d.Attempt = 2 }, outcome: RetryScheduled, next: 3, retryAt: now.Add(time.Minute), calls: []string{get, del}},
+		{name: "409 concurrency retries", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(409, "Directory_ConcurrencyViolation", 0)},
+			outcome: RetryScheduled, next: 2},
+		{name: "network error retries", body: gid, dir: fakeDirectory{getErr: &graph.CallError{Method: "GET", Err: errors.New("connection refused")}},
+			outcome: RetryScheduled, next: 2},
+		{name: "token failure retries", body: gid, dir: fakeDirectory{getErr: &graph.CallError{Method: "GET", Err: &graph.TokenError{Err: errors.New("identity endpoint 500")}}},
+			outcome: RetryScheduled, next: 2, describes: "managed identity"},
+		{name: "retries exhausted", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(503, "ServiceUnavailable", 0)},
+			delivery: func(d *Delivery) { d.Attempt = 3 }, outcome: Failed, reason: ReasonRetriesExhausted, describes: "after 3 attempts"},
+		{name: "403 on delete names the permission", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(403, "Authorization_RequestDenied", 0)},
+			outcome: Failed, reason: ReasonForbidden, describes: "User.DeleteRestore.All"},
+		{name: "403 on delete of an allowed group says app-only", body: gid,
+			policy:  func(p *Policy) { p.AllowedTypes = append(p.AllowedTypes, directory.Group) },
+			dir:     fakeDirectory{item: graph.DeletedItem{Type: directory.Group}, delErr: gerr(403, "Authorization_RequestDenied", 0)},
+			outcome: Failed, reason: ReasonForbidden, describes: "does not support purging groups"},
+		{name: "403 on GET names the read permission", body: `{"id":"` + gid + `","type":"application"}`,
+			dir: fakeDirectory{getErr: gerr(403, "Authorization_RequestDenied", 0)}, outcome: Failed, reason: ReasonForbidden, describes: "Application.Read.All"},
+		{name: "401 is forbidden", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(401, "InvalidAuthenticationToken", 0)},
+			outcome: Failed, reason: ReasonForbidden, describes: "freshly acquired token"},
+		{name: "400 is rejected", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(400, "Request_BadRequest", 0)},
+			outcome: Failed, reason: ReasonGraphRejected},
+		{name: "hard-delete protection defers to deletion + 7 days", body: gid,
+			dir:     fakeDirectory{item: userItem(), delErr: &graph.Error{StatusCode: 400, Code: "Request_BadRequest", Message: "The object is protected by hard deletion protection."}},
+			outcome: RetryScheduled, deferred: true, next: 1, retryAt: now.Add(-48*time.Hour + 7*24*time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pol := policy()
+			if tt.policy != nil {
+				tt.policy(&pol)
+			}
+			dir := tt.dir
+			p := &Processor{Directory: &dir, Policy: pol, Now: func() time.Time { return now }, Jitter: func() float64 { return 0.5 }}
+			d := Delivery{Body: []byte(tt.body), MessageID: "m1", Attempt: 1, FirstRequested: now}
+			if tt.delivery != nil {
+				tt.delivery(&d)
+			}
+			dec := p.Decide(context.Background(), d)
+			if dec.Outcome != tt.outcome || dec.Reason != tt.reason {
+				t.Fatalf("outcome %s/%s, want %s/%s (%s)", dec.Outcome, dec.Reason, tt.outcome, tt.reason, dec.Description)
+			}
+			if tt.calls != nil && strings.Join(dir.calls, ",") != strings.Join(tt.calls, ",") {
+				t.Errorf("calls %v, want %v", dir.calls, tt.calls)
+			}
+			if !tt.retryAt.IsZero() && !dec.RetryAt.Equal(tt.retryAt) {
+				t.Errorf("retryAt %s, want %s", dec.RetryAt, tt.retryAt)
+			}
+			if tt.next != 0 && dec.NextAttempt != tt.next {
+				t.Errorf("next attempt %d, want %d", dec.NextAttempt, tt.next)
+			}
+			if dec.Deferred != tt.deferred {
+				t.Errorf("deferred %v, want %v", dec.Deferred, tt.deferred)
+			}
+			if tt.describes != "" && !strings.Contains(dec.Description, tt.describes) {
+				t.Errorf("description %q does not mention %q", dec.Description, tt.describes)
+			}
+			if dec.Description == "" {
+				t.Error("empty description")
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	base, maxD := 30*time.Second, 15*time.Minute
+	for attempt, want := range map[int]time.Duration{1: 30 * time.Second, 2: time.Minute, 3: 2 * time.Minute, 6: 15 * time.Minute, 30: 15 * time.Minute} {
+		if got := Backoff(attempt, base, maxD, 0, 0.5); got != want {
+			t.Errorf("attempt %d: %s, want %s", attempt, got, want)
+		}
+	}
+	if lo, hi := Backoff(2, base, maxD, 0, 0), Backoff(2, base, maxD, 0, 0.999); lo != 48*time.Second || hi < 71*time.Second || hi > 72*time.Second {
+		t.Errorf("jitter range %s..%s", lo, hi)
+	}
+	if got := Backoff(1, base, maxD, 20*time.Minute, 0.5); got != 20*time.Minute {
+		t.Errorf("Retry-After beyond the cap must win: %s", got)
+	}
+	if got := Backoff(9, base, maxD, 0, 0.999); got > maxD {
+		t.Errorf("jitter pushed past the cap: %s", got)
+	}
+}
+
+func TestGraphCallRecorded(t *testing.T) {
+	dir := fakeDirectory{item: userItem(), delErr: gerr(http.StatusTooManyRequests, "TooManyRequests", time.Second)}
+	p := &Processor{Directory: &dir, Policy: policy(), Now: func() time.Time { return now }}
+	dec := p.Decide(context.Background(), Delivery{Body: []byte(gid), Attempt: 1, FirstRequested: now})
+	if dec.Graph.Method != "DELETE" || dec.Graph.Status != 429 || dec.Graph.Code != "TooManyRequests" || dec.Graph.RequestID != "req-err" {
+		t.Errorf("graph call %+v", dec.Graph)
+	}
+	if !strings.Contains(dec.LastError, "429") {
+		t.Errorf("last error %q", dec.LastError)
+	}
+}
