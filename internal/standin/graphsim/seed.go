@@ -1,0 +1,94 @@
+package graphsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// SeedObject is the JSON form of an Object in a seed file (cmd/graphsim -seed), a JSON array of
+// these. Times and durations are strings so the file can be written by hand:
+//
+//	[{"id":"8f3c0c55-1f0e-4a43-9d0e-3c2b1a0f9e01","type":"user","displayName":"Leaver",
+//	  "userPrincipalName":"leaver@contoso.example","deletedAgo":"2h"},
+//	 {"id":"…","type":"application","owners":["00000000-0000-4000-8000-000000000003"],"lag":"30s"},
+//	 {"id":"…","type":"user","active":true}]
+//
+// Without deletedDateTime or deletedAgo, and without "active": true, an object is deleted "now"
+// (when the file is loaded).
+type SeedObject struct {
+	ID                    string         `json:"id"`
+	Type                  string         `json:"type"`
+	DisplayName           string         `json:"displayName,omitempty"`
+	UserPrincipalName     string         `json:"userPrincipalName,omitempty"`
+	DeletedDateTime       *time.Time     `json:"deletedDateTime,omitempty"`
+	DeletedAgo            string         `json:"deletedAgo,omitempty"`
+	Active                bool           `json:"active,omitempty"`
+	OnPremisesSyncEnabled *bool          `json:"onPremisesSyncEnabled,omitempty"`
+	HardDeleteProtected   bool           `json:"hardDeleteProtected,omitempty"`
+	Owners                []string       `json:"owners,omitempty"`
+	Lag                   string         `json:"lag,omitempty"`
+	LagReads              int            `json:"lagReads,omitempty"`
+	Properties            map[string]any `json:"properties,omitempty"`
+}
+
+// ParseSeed reads a seed file and returns its objects, validated (GUID ids, known types), with
+// relative times resolved against now. Unknown fields are errors, so a misspelt key is not
+// silently ignored.
+func ParseSeed(r io.Reader, now time.Time) ([]Object, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var seeds []SeedObject
+	if err := dec.Decode(&seeds); err != nil {
+		return nil, fmt.Errorf("graphsim: seed: %w", err)
+	}
+	out := make([]Object, 0, len(seeds))
+	for i, sd := range seeds {
+		o := Object{
+			ID: sd.ID, Type: sd.Type, DisplayName: sd.DisplayName, UserPrincipalName: sd.UserPrincipalName,
+			OnPremisesSyncEnabled: sd.OnPremisesSyncEnabled, HardDeleteProtected: sd.HardDeleteProtected,
+			Owners: sd.Owners, LagReads: sd.LagReads, Properties: sd.Properties,
+		}
+		if sd.Lag != "" {
+			if o.Lag, err = time.ParseDuration(sd.Lag); err != nil {
+				return nil, fmt.Errorf("graphsim: seed object %d: lag: %w", i, err)
+			}
+		}
+		set := 0
+		if sd.Active {
+			set++
+		}
+		if sd.DeletedDateTime != nil {
+			set++
+			o.DeletedAt = *sd.DeletedDateTime
+		}
+		if sd.DeletedAgo != "" {
+			set++
+			ago, err := time.ParseDuration(sd.DeletedAgo)
+			if err != nil {
+				return nil, fmt.Errorf("graphsim: seed object %d: deletedAgo: %w", i, err)
+			}
+			o.DeletedAt = now.Add(-ago)
+		}
+		if set > 1 {
+			return nil, fmt.Errorf("graphsim: seed object %d: give only one of active, deletedDateTime, deletedAgo", i)
+		}
+		if set == 0 {
+			o.DeletedAt = now
+		}
+		if !o.DeletedAt.IsZero() {
+			o.DeletedAt = o.DeletedAt.UTC().Truncate(time.Second)
+		}
+		if _, _, err := normalize(o); err != nil {
+			return nil, fmt.Errorf("seed object %d: %w", i, err)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
