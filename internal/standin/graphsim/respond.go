@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -93,17 +94,22 @@ func (c *rc) errorResponse(status int, code, message string) *response {
 	return r
 }
 
-// write sends r with the headers every Graph answer carries.
+// write sends r with the headers every Graph answer carries. Graph's own headers are written in
+// the lower case Graph uses (Go would canonicalise "request-id" to "Request-Id"); header lookups
+// are case-insensitive either way.
 func (c *rc) write(w http.ResponseWriter, r *response) {
 	h := w.Header()
-	h.Set("request-id", c.requestID)
-	h.Set("client-request-id", c.clientRequestID)
-	h.Set("x-ms-ags-diagnostic", agsDiagnostic)
-	h.Set("x-ms-resource-unit", "1")
+	h["request-id"] = []string{c.requestID}
+	h["client-request-id"] = []string{c.clientRequestID}
+	h["x-ms-ags-diagnostic"] = []string{agsDiagnostic}
+	h["x-ms-resource-unit"] = []string{"1"}
 	h.Set("Strict-Transport-Security", "max-age=31536000")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Date", c.now.UTC().Format(http.TimeFormat))
 	for k, v := range r.header {
+		if strings.HasPrefix(k, "X-Ms-") || k == "Request-Id" || k == "Client-Request-Id" {
+			k = strings.ToLower(k)
+		}
 		h[k] = v
 	}
 	if r.body != nil {

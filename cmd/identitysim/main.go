@@ -1,0 +1,97 @@
+// Command identitysim serves the managed-identity stand-in (package identity) over HTTP, so that a
+// handler started by hand authenticates with the same ManagedIdentityCredential code path it uses
+// in Azure:
+//
+//	identitysim -roles User.DeleteRestore.All,Application.ReadWrite.All
+//	export IDENTITY_ENDPOINT=http://127.0.0.1:7082/msi/token IDENTITY_HEADER=entra-purge-local-identity-header
+//
+// Each token request is logged to stdout as a JSON line. The signing key must match graphsim's:
+// both read STANDIN_SIGNING_KEY, and both fall back to the same built-in development key.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/entra-purge/entra-purge/internal/standin/identity"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "identitysim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("identitysim", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:7082", "listen address")
+	header := fs.String("header", envOr("IDENTITY_HEADER", identity.DefaultHeader), "secret expected in X-IDENTITY-HEADER (env IDENTITY_HEADER)")
+	roles := fs.String("roles", "User.DeleteRestore.All,Application.ReadWrite.All", "comma-separated app roles put in every token")
+	clientID := fs.String("client-id", identity.DefaultClientID, "client id (appid) of the identity")
+	objectID := fs.String("object-id", identity.DefaultObjectID, "object id (oid) of the identity")
+	tenantID := fs.String("tenant-id", identity.DefaultTenantID, "tenant id (tid)")
+	lifetime := fs.Duration("lifetime", time.Hour, "token lifetime")
+	key := fs.String("signing-key", os.Getenv("STANDIN_SIGNING_KEY"), "HS256 key shared with graphsim (env STANDIN_SIGNING_KEY; empty = built-in development key)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	s := identity.New(identity.Options{
+		Header: *header, Roles: splitList(*roles), Lifetime: *lifetime,
+		ClientID: *clientID, ObjectID: *objectID, TenantID: *tenantID,
+		SigningKey: []byte(*key), Log: os.Stdout,
+	})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "identitysim: listening on %s\n  export IDENTITY_ENDPOINT=http://%s/msi/token IDENTITY_HEADER=%s\n", ln.Addr(), ln.Addr(), s.Options().Header)
+	return serve(ln, s)
+}
+
+// serve runs h until SIGINT or SIGTERM, then shuts down gracefully.
+func serve(ln net.Listener, h http.Handler) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
