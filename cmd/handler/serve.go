@@ -17,22 +17,14 @@ import (
 	"github.com/entra-purge/entra-purge/internal/server"
 )
 
-// Exit codes. The Functions host restarts the handler on any non-zero exit and never on 0 (functions-host.md
-// §3.5), so serve never exits 0: after a graceful stop it exits 200, which the host treats as a request for
-// a clean restart rather than an error.
-const (
-	exitOK          = 0
-	exitFailure     = 1
-	exitUsage       = 2
-	exitCleanReboot = 200
-)
-
 // serve runs the custom handler until ctx is cancelled (SIGTERM/SIGINT), then drains in-flight invocations.
+// The Functions host restarts the handler on any non-zero exit and never on 0 (functions-host.md §3.5), so
+// serve never exits 0: after a graceful stop it exits 200, which the host treats as a request for a clean
+// restart rather than an error.
 func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
-		return exitFailure
+	cfg, code := loadConfig(getenv, stderr)
+	if cfg == nil {
+		return code
 	}
 	log := zerolog.New(stdout).Level(cfg.LogLevel).With().Timestamp().Logger()
 	a, err := app.New(cfg)

@@ -185,3 +185,39 @@ func (t Type) ReadPermission() string {
 	}
 	return "Directory.Read.All"
 }
+
+// PurgeRoles lists the application permissions (app roles in a token's "roles" claim), any one of which
+// lets an identity purge objects of type t. Empty when no permission allows it app-only.
+func (t Type) PurgeRoles() []string {
+	switch t {
+	case User:
+		return []string{"User.DeleteRestore.All"}
+	case Application, ServicePrincipal:
+		return []string{"Application.ReadWrite.All", "Application.ReadWrite.OwnedBy"}
+	case CertificateBasedAuthPki, CertificateAuthorityDetail:
+		return []string{"PublicKeyInfrastructure.ReadWrite.All"}
+	case AgentIdentity:
+		return []string{"AgentIdentity.ReadWrite.All"}
+	case AgentIdentityBlueprint:
+		return []string{"AgentIdentityBlueprint.ReadWrite.All"}
+	case AgentIdentityBlueprintPrincipal:
+		return []string{"AgentIdentityBlueprintPrincipal.ReadWrite.All"}
+	case AgentUser:
+		return []string{"AgentIdUser.ReadWrite.IdentityParentedBy"}
+	}
+	return nil
+}
+
+// ReadRoles lists the application permissions, any one of which lets an identity read a deleted object of
+// type t, as verification does.
+func (t Type) ReadRoles() []string {
+	switch t {
+	case User:
+		return []string{"User.Read.All", "User.ReadWrite.All", "User.DeleteRestore.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	case Application, ServicePrincipal:
+		return []string{"Application.Read.All", "Application.ReadWrite.All", "Application.ReadWrite.OwnedBy", "Directory.Read.All", "Directory.ReadWrite.All"}
+	case Group:
+		return []string{"Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	}
+	return []string{t.ReadPermission(), "Directory.Read.All"}
+}

@@ -258,3 +258,26 @@ func (m markedCredential) GetToken(ctx context.Context, opts policy.TokenRequest
 	}
 	return tk, nil
 }
+
+// ProbeDeletedItems lists at most one deleted object of type t (GET /directory/deletedItems/microsoft.graph.{t}?$top=1).
+// `handler check` uses it to prove that Graph is reachable and that the identity may read the recycle bin.
+func (c *Client) ProbeDeletedItems(ctx context.Context, t directory.Type) (Result, error) {
+	if _, err := directory.ParseType(string(t)); err != nil {
+		return Result{}, err
+	}
+	req, err := runtime.NewRequest(ctx, http.MethodGet, c.base+"/directory/deletedItems/microsoft.graph."+string(t)+"?$top=1")
+	if err != nil {
+		return Result{}, err
+	}
+	resp, err := c.pl.Do(req)
+	if err != nil {
+		return Result{}, &CallError{Method: http.MethodGet, ObjectID: "microsoft.graph." + string(t), Err: err}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	res := Result{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("request-id"), ClientRequestID: resp.Header.Get("client-request-id")}
+	if resp.StatusCode != http.StatusOK {
+		return res, newError(http.MethodGet, "microsoft.graph."+string(t), resp, body, res)
+	}
+	return res, nil
+}

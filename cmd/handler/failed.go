@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/entra-purge/entra-purge/internal/app"
+	"github.com/entra-purge/entra-purge/internal/bus"
+)
+
+const failedHelp = `
+Lists the messages on the failure queue (PURGE_FAILED_QUEUE_NAME): why each failed, which object, after
+how many attempts, and Graph's request-id to quote to Microsoft support. It only peeks: nothing is locked
+or removed. After fixing a cause, move messages back with 'handler replay'.
+
+Examples:
+  handler failed
+  handler failed --max 500 --output json | jq -r '.[] | select(.reason=="Forbidden") | .objectId'
+`
+
+func cmdFailed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	f := newFlags("failed", "[--max N] [--output text|json]", failedHelp, stderr)
+	max := f.Int("max", 100, "list at most this many messages")
+	if code := f.parse(args, stdout); code >= 0 {
+		return code
+	}
+	if *max < 1 {
+		fmt.Fprintln(stderr, "handler failed: --max must be at least 1")
+		return exitUsage
+	}
+	cfg, code := loadConfig(getenv, stderr)
+	if cfg == nil {
+		return code
+	}
+	a, err := app.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
+		return exitFailure
+	}
+	defer a.Close()
+	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	msgs, err := a.Bus.PeekFailed(pctx, cfg.FailedQueue, *max)
+	if err != nil {
+		fmt.Fprintf(stderr, "handler failed: %v\n", err)
+		return exitFailure
+	}
+	if f.json() {
+		if msgs == nil {
+			msgs = []bus.FailedMessage{}
+		}
+		writeJSON(stdout, msgs)
+		return exitOK
+	}
+	if len(msgs) == 0 {
+		fmt.Fprintf(stdout, "%s is empty.\n", cfg.FailedQueue)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tFAILED AT\tREASON\tOBJECT\tATTEMPTS\tGRAPH\tGRAPH REQUEST-ID")
+	for _, m := range msgs {
+		obj := m.ObjectID
+		if obj == "" {
+			obj = "(invalid: " + clipText(m.Body, 24) + ")"
+		}
+		graph := "-"
+		if m.GraphStatus != 0 {
+			graph = fmt.Sprintf("%d %s", m.GraphStatus, m.GraphErrorCode)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.SequenceNumber, m.FailedAt, m.Reason, obj, m.Attempts, graph, orDash(m.GraphRequestID))
+		fmt.Fprintf(tw, "\t↳ %s\t\t\t\t\t\n", m.Description)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(stdout, "%d message(s) on %s.\n", len(msgs), cfg.FailedQueue)
+	return exitOK
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func clipText(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

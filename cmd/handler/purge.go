@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/entra-purge/entra-purge/internal/app"
+	"github.com/entra-purge/entra-purge/internal/directory"
+	"github.com/entra-purge/entra-purge/internal/purge"
+)
+
+const purgeHelp = `
+Purges each object now, from this machine, with the same checks the function runs: protected ids, type
+policy, synced users, minimum age, and verification when PURGE_VERIFY is on. Use it to test that the
+identity's permissions work before sending real traffic. Nothing is sent to Service Bus: a request that
+would have been retried is reported as retry-later, and a 404 is reported as absent at once.
+IDs may also be given one per line on standard input with "-".
+
+Examples:
+  handler purge --dry-run 8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b
+  handler purge --type user --output json 8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b
+  cut -d, -f1 leavers.csv | handler purge -
+`
+
+// purgeResult is one line of `handler purge` output.
+type purgeResult struct {
+	ObjectID       string `json:"objectId"`
+	ObjectType     string `json:"objectType,omitempty"`
+	Outcome        string `json:"outcome"`
+	Reason         string `json:"reason,omitempty"`
+	Description    string `json:"description"`
+	GraphStatus    int    `json:"graphStatus,omitempty"`
+	GraphRequestID string `json:"graphRequestId,omitempty"`
+}
+
+func cmdPurge(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	f := newFlags("purge", "[--dry-run] [--type TYPE] [--output text|json] ID... | -", purgeHelp, stderr)
+	dryRun := f.Bool("dry-run", false, "decide and report, never delete (as PURGE_DRY_RUN=true)")
+	typ := f.String("type", "", "the type you expect (user, application, servicePrincipal…): a mismatch is refused")
+	if code := f.parse(args, stdout); code >= 0 {
+		return code
+	}
+	ids, code := readIDs(f.Args(), os.Stdin, stderr, "purge")
+	if code >= 0 {
+		return code
+	}
+	if *typ != "" {
+		if _, err := directory.ParseType(*typ); err != nil {
+			fmt.Fprintf(stderr, "handler purge: --type: %v\n", err)
+			return exitUsage
+		}
+	}
+	cfg, code := loadConfig(getenv, stderr)
+	if cfg == nil {
+		return code
+	}
+	a, err := app.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
+		return exitFailure
+	}
+	defer a.Close()
+	p := *a.Processor
+	p.Policy.DryRun = p.Policy.DryRun || *dryRun
+	p.Policy.NotFoundGrace = 0 // an operator asking now wants to know now
+
+	var results []purgeResult
+	worst := exitOK
+	for i, id := range ids {
+		body, _ := json.Marshal(map[string]string{"id": id.String(), "type": *typ})
+		callCtx, cancel := context.WithTimeout(ctx, cfg.InvocationTimeout)
+		dec := p.Decide(callCtx, purge.Delivery{Body: body, Attempt: 1, FirstRequested: time.Now().Add(-time.Hour)})
+		cancel()
+		r := purgeResult{ObjectID: id.String(), ObjectType: string(dec.ObjectType), Outcome: string(dec.Outcome), Reason: string(dec.Reason),
+			Description: dec.Description, GraphStatus: dec.Graph.Status, GraphRequestID: dec.Graph.RequestID}
+		switch dec.Outcome {
+		case purge.Failed:
+			worst = exitFailure
+		case purge.RetryScheduled:
+			r.Outcome = "retry-later"
+			r.Description = strings.Replace(r.Description, "Retry scheduled for", "Not retried (run again after", 1)
+			if worst == exitOK {
+				worst = exitRetryLater
+			}
+		}
+		results = append(results, r)
+		if !f.json() {
+			fmt.Fprintf(stdout, "%-36s  %-15s %s\n", r.ObjectID, r.Outcome, r.Description)
+		}
+		if len(ids) > 20 && (i+1)%20 == 0 {
+			fmt.Fprintf(stderr, "purge: %d/%d done\n", i+1, len(ids))
+		}
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "purge: interrupted")
+			return exitFailure
+		}
+	}
+	if f.json() {
+		writeJSON(stdout, results)
+	}
+	return worst
+}
+
+// readIDs validates every id before anything is done; "-" reads ids from stdin, one per line.
+func readIDs(args []string, stdin io.Reader, stderr io.Writer, cmd string) ([]directory.ObjectID, int) {
+	var raw []string
+	for _, a := range args {
+		if a == "-" {
+			sc := bufio.NewScanner(stdin)
+			for sc.Scan() {
+				if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+					raw = append(raw, line)
+				}
+			}
+			continue
+		}
+		raw = append(raw, a)
+	}
+	if len(raw) == 0 {
+		fmt.Fprintf(stderr, "handler %s: give at least one object id (or - to read them from standard input); see handler help %s\n", cmd, cmd)
+		return nil, exitUsage
+	}
+	ids := make([]directory.ObjectID, 0, len(raw))
+	for _, s := range raw {
+		id, err := directory.ParseObjectID(s)
+		if err != nil {
+			fmt.Fprintf(stderr, "handler %s: %v\n", cmd, err)
+			return nil, exitUsage
+		}
+		ids = append(ids, id)
+	}
+	return ids, -1
+}
