@@ -1,0 +1,564 @@
+package sbemu
+
+// These tests run the real azservicebus client against the emulator and check the acceptance
+// items of shared/reference/servicebus.md §3.11 (numbered in the test names), plus duplicate
+// detection, scheduled messages arriving after their time, deferral and case-insensitive names.
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/Azure/go-amqp"
+)
+
+// §3.11 item 1, and scheduled messages arriving after their time.
+func TestScheduledEnqueueTimeIsWithheldUntilDue(t *testing.T) {
+	t.Parallel()
+	_, c, _ := start(t, Queue{Name: "q"})
+	s := newSender(t, c, "q")
+	r := newReceiver(t, c, "q", nil)
+
+	due := time.Now().Add(700 * time.Millisecond).Truncate(time.Millisecond)
+	later := msg("later", "scheduled")
+	later.ScheduledEnqueueTime = &due
+	send(t, s, later, msg("now", "plain"))
+
+	first := receiveN(t, r, 1, 5*time.Second)
+	if first[0].MessageID != "now" {
+		t.Fatalf("first message = %q, want the unscheduled one", first[0].MessageID)
+	}
+	if err := r.CompleteMessage(timeout(t, 5*time.Second), first[0], nil); err != nil {
+		t.Fatal(err)
+	}
+
+	second := receiveN(t, r, 1, 5*time.Second)[0]
+	if arrived := time.Now(); arrived.Before(due) {
+		t.Errorf("scheduled message arrived at %s, before its time %s", arrived.Format(time.StampMilli), due.Format(time.StampMilli))
+	}
+	if second.MessageID != "later" || second.ScheduledEnqueueTime == nil || !second.ScheduledEnqueueTime.Equal(due) {
+		t.Errorf("got %q scheduled for %v, want \"later\" scheduled for %v", second.MessageID, second.ScheduledEnqueueTime, due)
+	}
+	if second.EnqueuedTime == nil || second.EnqueuedTime.Before(due) {
+		t.Errorf("EnqueuedTime = %v, want the time it became available (not before %v)", second.EnqueuedTime, due)
+	}
+}
+
+// §3.11 item 2.
+func TestReceivedFieldsRoundTrip(t *testing.T) {
+	t.Parallel()
+	_, c, _ := start(t, Queue{Name: "q", LockDuration: 30 * time.Second})
+	s := newSender(t, c, "q")
+	r := newReceiver(t, c, "q", nil)
+
+	firstSeen := time.Date(2025, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
+	scheduled := time.Now().Add(-time.Second).Truncate(time.Millisecond) // in the past: available at once
+	props := map[string]any{
+		"attempt":   int64(3),
+		"small":     int32(7),
+		"ratio":     0.5,
+		"final":     true,
+		"firstSeen": firstSeen,
+		"tenant":    "contoso",
+	}
+	before := time.Now().Add(-time.Second)
+	send(t, s, &azservicebus.Message{
+		MessageID:             ptr("m-1"),
+		Subject:               ptr("purge"),
+		ContentType:           ptr("application/json"),
+		CorrelationID:         ptr("TKT-42"),
+		TimeToLive:            ptr(10 * time.Minute),
+		ScheduledEnqueueTime:  &scheduled,
+		ApplicationProperties: props,
+		Body:                  []byte(`{"id":"x"}`),
+	})
+	got := receiveN(t, r, 1, 5*time.Second)[0]
+	after := time.Now().Add(time.Second)
+
+	if got.MessageID != "m-1" || deref(got.Subject) != "purge" || deref(got.ContentType) != "application/json" || deref(got.CorrelationID) != "TKT-42" {
+		t.Errorf("properties: id %q subject %q content-type %q correlation %q", got.MessageID, deref(got.Subject), deref(got.ContentType), deref(got.CorrelationID))
+	}
+	if string(got.Body) != `{"id":"x"}` {
+		t.Errorf("Body = %q", got.Body)
+	}
+	if got.TimeToLive == nil || *got.TimeToLive != 10*time.Minute {
+		t.Errorf("TimeToLive = %v, want 10m0s", got.TimeToLive)
+	}
+	if got.DeliveryCount != 1 {
+		t.Errorf("DeliveryCount = %d, want 1", got.DeliveryCount)
+	}
+	if got.SequenceNumber == nil || *got.SequenceNumber != 1 {
+		t.Errorf("SequenceNumber = %v, want 1", got.SequenceNumber)
+	}
+	if got.EnqueuedTime == nil || got.EnqueuedTime.Before(before) || got.EnqueuedTime.After(after) {
+		t.Errorf("EnqueuedTime = %v, want about now", got.EnqueuedTime)
+	}
+	if got.ScheduledEnqueueTime == nil || !got.ScheduledEnqueueTime.Equal(scheduled) {
+		t.Errorf("ScheduledEnqueueTime = %v, want %v", got.ScheduledEnqueueTime, scheduled)
+	}
+	if got.LockedUntil == nil || got.LockedUntil.Before(time.Now().Add(20*time.Second)) || got.LockedUntil.After(after.Add(30*time.Second)) {
+		t.Errorf("LockedUntil = %v, want about now + 30s", got.LockedUntil)
+	}
+	if got.LockToken == ([16]byte{}) {
+		t.Error("LockToken is zero")
+	}
+	if got.State != azservicebus.MessageStateActive {
+		t.Errorf("State = %v, want active", got.State)
+	}
+	for k, want := range props {
+		v, ok := got.ApplicationProperties[k]
+		if !ok {
+			t.Errorf("application property %s missing", k)
+			continue
+		}
+		if reflect.TypeOf(v) != reflect.TypeOf(want) {
+			t.Errorf("application property %s = %v (%T), want type %T", k, v, v, want)
+			continue
+		}
+		if wt, ok := want.(time.Time); ok {
+			if !v.(time.Time).Equal(wt) {
+				t.Errorf("application property %s = %v, want %v", k, v, wt)
+			}
+		} else if v != want {
+			t.Errorf("application property %s = %v, want %v", k, v, want)
+		}
+	}
+	if err := r.CompleteMessage(timeout(t, 5*time.Second), got, nil); err != nil {
+		t.Fatalf("CompleteMessage: %v", err)
+	}
+	receiveNone(t, r, 200*time.Millisecond)
+}
+
+// §3.11 item 3.
+func TestBatchIsReceivedAsSeparateMessages(t *testing.T) {
+	t.Parallel()
+	_, c, _ := start(t, Queue{Name: "q"})
+	s := newSender(t, c, "q")
+	r := newReceiver(t, c, "q", nil)
+
+	batch, err := s.NewMessageBatch(timeout(t, 5*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*azservicebus.Message{msg("b1", "one"), {Body: []byte("two"), ApplicationProperties: map[string]any{"n": int64(2)}}} {
+		if err := batch.AddMessage(m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SendMessageBatch(timeout(t, 5*time.Second), batch, nil); err != nil {
+		t.Fatalf("SendMessageBatch: %v", err)
+	}
+	got := receiveN(t, r, 2, 5*time.Second)
+	if string(got[0].Body) != "one" || string(got[1].Body) != "two" || got[0].MessageID != "b1" {
+		t.Fatalf("bodies %q, %q; first id %q", got[0].Body, got[1].Body, got[0].MessageID)
+	}
+	if got[1].MessageID == "" {
+		t.Error("the batch should have given the second message an id")
+	}
+	if n, ok := got[1].ApplicationProperties["n"].(int64); !ok || n != 2 {
+		t.Errorf("second message property n = %#v, want int64(2)", got[1].ApplicationProperties["n"])
+	}
+	if *got[0].SequenceNumber == *got[1].SequenceNumber {
+		t.Error("both messages have the same sequence number")
+	}
+}
+
+// §3.11 item 4.
+func TestAbandonAppliesPropertiesAndCountsDelivery(t *testing.T) {
+	t.Parallel()
+	_, c, log := start(t, Queue{Name: "q"})
+	s := newSender(t, c, "q")
+	r := newReceiver(t, c, "q", nil)
+	send(t, s, &azservicebus.Message{MessageID: ptr("a"), ApplicationProperties: map[string]any{"keep": "me"}})
+
+	first := receiveN(t, r, 1, 5*time.Second)[0]
+	err := r.AbandonMessage(timeout(t, 5*time.Second), first, &azservicebus.AbandonMessageOptions{
+		PropertiesToModify: map[string]any{"abandonedBy": "goclient", "tries": int64(1)},
+	})
+	if err != nil {
+		t.Fatalf("AbandonMessage: %v", err)
+	}
+	again := receiveN(t, r, 1, 5*time.Second)[0]
+	if again.DeliveryCount != 2 {
+		t.Errorf("DeliveryCount = %d, want 2", again.DeliveryCount)
+	}
+	p := again.ApplicationProperties
+	if p["abandonedBy"] != "goclient" || p["keep"] != "me" || p["tries"] != int64(1) {
+		t.Errorf("application properties = %v, want abandonedBy=goclient, keep=me, tries=int64(1)", p)
+	}
+	if len(log.events("abandon")) != 1 {
+		t.Errorf("abandon events = %v", log.events("abandon"))
+	}
+}
+
+// §3.11 item 5.
+func TestRenewMessageLockExtendsTheLock(t *testing.T) {
+	t.Parallel()
+	const lock = time.Second
+	_, c, log := start(t, Queue{Name: "q", LockDuration: lock})
+	s := newSender(t, c, "q")
+	r := newReceiver(t, c, "q", nil)
+	send(t, s, msg("r", "renew me"))
+
+	m := receiveN(t, r, 1, 5*time.Second)[0]
+	original := *m.LockedUntil
+	time.Sleep(600 * time.Millisecond)
+	if err := r.RenewMessageLock(timeout(t, 5*time.Second), m, nil); err != nil {
+		t.Fatalf("RenewMessageLock: %v", err)
+	}
+	if !m.LockedUntil.After(original.Add(500 * time.Millisecond)) {
+		t.Fatalf("LockedUntil moved from %v to %v, want about +600ms", original, *m.LockedUntil)
+	}
+	// Past the original expiry but inside the renewed lock, completing must still work.
+	time.Sleep(time.Until(original.Add(200 * time.Millisecond)))
+	if err := r.CompleteMessage(timeout(t, 5*time.Second), m, nil); err != nil {
+		t.Fatalf("CompleteMessage after renewal: %v", err)
+	}
+	if n := len(log.events("lock-expired")); n != 0 {
+		t.Errorf("%d lock-expired events, want none", n)
+	}
+}
+
+// §3.11 item 6.
+func TestDeadLetterMessageReachesTheDeadLetterQueue(t *testing.T) {
+	t.Parallel()
+	_, c, _ := start(t, Queue{Name: "purge-requests"})
+	s := newSender(t, c, "purge-requests")
+	r := newReceiver(t, c, "purge-requests", nil)
+	send(t, s, &azservicebus.Message{
+		MessageID:             ptr("dl-1"),
+		Body:                  []byte("body"),
+		ApplicationProperties: map[string]any{"PurgeAttempt": int64(3), "tenant": "contoso"},
+	})
+	m := receiveN(t, r, 1, 5*time.Second)[0]
+	err := r.DeadLetterMessage(timeout(t, 5*time.Second), m, &azservicebus.DeadLetterOptions{
+		Reason:             ptr("GraphCallFailed"),
+		ErrorDescription:   ptr("403 from Graph after 3 attempts"),
+		PropertiesToModify: map[string]any{"deadLetteredBy": "test"},
+	})
+	if err != nil {
+		t.Fatalf("DeadLetterMessage: %v", err)
+	}
+	receiveNone(t, r, 200*time.Millisecond)
+
+	dlq := newReceiver(t, c, "purge-requests", &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
+	d := receiveN(t, dlq, 1, 5*time.Second)[0]
+	if d.MessageID != "dl-1" || string(d.Body) != "body" {
+		t.Errorf("id %q body %q", d.MessageID, d.Body)
+	}
+	if deref(d.DeadLetterReason) != "GraphCallFailed" || deref(d.DeadLetterErrorDescription) != "403 from Graph after 3 attempts" {
+		t.Errorf("DeadLetterReason %q, DeadLetterErrorDescription %q", deref(d.DeadLetterReason), deref(d.DeadLetterErrorDescription))
+	}
+	if deref(d.DeadLetterSource) != "purge-requests" {
+		t.Errorf("DeadLetterSource = %q, want purge-requests", deref(d.DeadLetterSource))
+	}
+	p := d.ApplicationProperties
+	if p["PurgeAttempt"] != int64(3) || p["tenant"] != "contoso" || p["deadLetteredBy"] != "test" {
+		t.Errorf("application properties = %v", p)
+	}
+	if err := dlq.CompleteMessage(timeout(t, 5*time.Second), d, nil); err != nil {
+		t.Fatalf("completing from the dead-letter queue: %v", err)
+	}
+	receiveNone(t, dlq, 200*time.Millisecond)
+}
+
+// §3.11 item 7, and a message scheduled over $management arriving after its time.
+func TestScheduleMessagesPeekAndCancel(t *testing.T) {
+	t.Parallel()
+	_, c, _ := start(t, Queue{Name: "q"})
+	s := newSender(t, c, "q")
+	r := newReceiver(t, c, "q", nil)
+
+	at := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	seqs, err := s.ScheduleMessages(timeout(t, 5*time.Second), []*azservicebus.Message{msg("s1", "in an hour")}, at, nil)
+	if err != nil {
+		t.Fatalf("ScheduleMessages: %v", err)
+	}
+	if len(seqs) != 1 || seqs[0] != 1 {
+		t.Fatalf("sequence numbers = %v, want [1]", seqs)
+	}
+	peeked, err := r.PeekMessages(timeout(t, 5*time.Second), 10, nil)
+	if err != nil {
+		t.Fatalf("PeekMessages: %v", err)
+	}
+	if len(peeked) != 1 || peeked[0].MessageID != "s1" || *peeked[0].SequenceNumber != seqs[0] || peeked[0].State != azservicebus.MessageStateScheduled {
+		t.Fatalf("peeked %v", describe(peeked))
+	}
+	if !peeked[0].ScheduledEnqueueTime.Equal(at) {
+		t.Errorf("peeked ScheduledEnqueueTime = %v, want %v", peeked[0].ScheduledEnqueueTime, at)
+	}
+	if err := s.CancelScheduledMessages(timeout(t, 5*time.Second), seqs, nil); err != nil {
+		t.Fatalf("CancelScheduledMessages: %v", err)
+	}
+	peeked, err = r.PeekMessages(timeout(t, 5*time.Second), 10, &azservicebus.PeekMessagesOptions{FromSequenceNumber: ptr(int64(1))})
+	if err != nil {
+		t.Fatalf("PeekMessages after cancel: %v", err)
+	}
+	if len(peeked) != 0 {
+		t.Fatalf("after cancel, peeked %v", describe(peeked))
+	}
+
+	soon := time.Now().Add(400 * time.Millisecond)
+	if _, err := s.ScheduleMessages(timeout(t, 5*time.Second), []*azservicebus.Message{msg("s2", "soon")}, soon, nil); err != nil {
+		t.Fatalf("ScheduleMessages: %v", err)
+	}
+	got := receiveN(t, r, 1, 5*time.Second)[0]
+	if got.MessageID != "s2" || time.Now().Before(soon) {
+		t.Fatalf("got %q at %s, want s2 not before %s", got.MessageID, time.Now().Format(time.StampMilli), soon.Format(time.StampMilli))
+	}
+}
+
+// §3.11 item 8.
+func TestReceiveAndDeleteRemovesTheMessage(t *testing.T) {
+	t.Parallel()
+	_, c, _ := start(t, Queue{Name: "q"})
+	s := newSender(t, c, "q")
+	send(t, s, msg("rd", "once"))
+
+	rd := newReceiver(t, c, "q", &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	got := receiveN(t, rd, 1, 5*time.Second)
+	if got[0].MessageID != "rd" || got[0].DeliveryCount != 1 {
+		t.Fatalf("got %q with DeliveryCount %d", got[0].MessageID, got[0].DeliveryCount)
+	}
+	peekLock := newReceiver(t, c, "q", nil)
+	receiveNone(t, peekLock, 300*time.Millisecond)
+	peeked, err := peekLock.PeekMessages(timeout(t, 5*time.Second), 10, nil)
+	if err != nil || len(peeked) != 0 {
+		t.Fatalf("PeekMessages = %v, %v; want nothing", describe(peeked), err)
+	}
+}
+
+// §3.11 item 9.
+func TestErrorsTheClientUnderstands(t *testing.T) {
+	t.Parallel()
+	e, c, _ := start(t, Queue{Name: "q"})
+
+	t.Run("wrong key is unauthorized", func(t *testing.T) {
+		bad := strings.Replace(e.ConnectionString(), "SharedAccessKey="+DefaultKey, "SharedAccessKey=wrong", 1)
+		err := newSender(t, newClient(t, bad), "q").SendMessage(timeout(t, 10*time.Second), msg("x", "x"), nil)
+		wantCode(t, err, azservicebus.CodeUnauthorizedAccess, "401")
+	})
+	t.Run("wrong key name is unauthorized", func(t *testing.T) {
+		bad := strings.Replace(e.ConnectionString(), "SharedAccessKeyName="+DefaultKeyName, "SharedAccessKeyName=Other", 1)
+		err := newSender(t, newClient(t, bad), "q").SendMessage(timeout(t, 10*time.Second), msg("x", "x"), nil)
+		wantCode(t, err, azservicebus.CodeUnauthorizedAccess, "401")
+	})
+	t.Run("unknown queue is not found", func(t *testing.T) {
+		err := newSender(t, c, "no-such-queue").SendMessage(timeout(t, 10*time.Second), msg("x", "x"), nil)
+		wantCode(t, err, azservicebus.CodeNotFound, "404")
+		_, err = newReceiver(t, c, "no-such-queue", nil).ReceiveMessages(timeout(t, 10*time.Second), 1, nil)
+		wantCode(t, err, azservicebus.CodeNotFound, "404")
+	})
+	t.Run("sending to the dead-letter queue is not allowed", func(t *testing.T) {
+		err := newSender(t, c, "q/$DeadLetterQueue").SendMessage(timeout(t, 10*time.Second), msg("x", "x"), nil)
+		var amqpErr *amqp.Error
+		if !errors.As(err, &amqpErr) || amqpErr.Condition != amqp.ErrCondNotAllowed {
+			t.Fatalf("err = %v, want *amqp.Error amqp:not-allowed", err)
+		}
+	})
+}
+
+// §3.11 item 10, first half.
+func TestCompleteAfterLockExpiryIsLockLost(t *testing.T) {
+	t.Parallel()
+	_, c, log := start(t, Queue{Name: "q", LockDuration: 300 * time.Millisecond})
+	s := newSender(t, c, "q")
+	r := newReceiver(t, c, "q", nil)
+	send(t, s, msg("late", "x"))
+
+	m := receiveN(t, r, 1, 5*time.Second)[0]
+	log.waitEvents(t, "lock-expired", 1, 5*time.Second)
+	err := r.CompleteMessage(timeout(t, 10*time.Second), m, nil)
+	wantCode(t, err, azservicebus.CodeLockLost, "")
+
+	again := receiveN(t, r, 1, 5*time.Second)[0]
+	if again.MessageID != "late" || again.DeliveryCount != 2 {
+		t.Fatalf("redelivered %q with DeliveryCount %d, want late with 2", again.MessageID, again.DeliveryCount)
+	}
+	if err := r.CompleteMessage(timeout(t, 5*time.Second), again, nil); err != nil {
+		t.Fatalf("completing the redelivery: %v", err)
+	}
+}
+
+// §3.11 item 10, second half: lock expiries and abandons both count towards MaxDeliveryCount.
+func TestMaxDeliveryCountMovesToDeadLetterQueue(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"lock expiry", "abandon"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			_, c, _ := start(t, Queue{Name: "q", MaxDeliveryCount: 3, LockDuration: 300 * time.Millisecond})
+			s := newSender(t, c, "q")
+			r := newReceiver(t, c, "q", nil)
+			send(t, s, &azservicebus.Message{MessageID: ptr("poison"), ApplicationProperties: map[string]any{"attempt": int64(1)}})
+
+			var counts []uint32
+			for range 3 {
+				m := receiveN(t, r, 1, 5*time.Second)[0]
+				counts = append(counts, m.DeliveryCount)
+				if how == "abandon" {
+					if err := r.AbandonMessage(timeout(t, 5*time.Second), m, nil); err != nil {
+						t.Fatalf("AbandonMessage: %v", err)
+					}
+				}
+			}
+			if !slices.Equal(counts, []uint32{1, 2, 3}) {
+				t.Fatalf("delivery counts = %v, want [1 2 3]", counts)
+			}
+			dlq := newReceiver(t, c, "q", &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
+			d := receiveN(t, dlq, 1, 5*time.Second)[0]
+			if d.MessageID != "poison" || deref(d.DeadLetterReason) != "MaxDeliveryCountExceeded" || deref(d.DeadLetterSource) != "q" {
+				t.Fatalf("dead-lettered %q, reason %q, source %q", d.MessageID, deref(d.DeadLetterReason), deref(d.DeadLetterSource))
+			}
+			if d.ApplicationProperties["attempt"] != int64(1) {
+				t.Errorf("original properties lost: %v", d.ApplicationProperties)
+			}
+			receiveNone(t, r, 400*time.Millisecond)
+		})
+	}
+}
+
+// §3.11 item 11.
+func TestMessagesOnLeftoverCreditAreReleasedWithoutCounting(t *testing.T) {
+	t.Parallel()
+	_, c, log := start(t, Queue{Name: "q"})
+	s := newSender(t, c, "q")
+	r := newReceiver(t, c, "q", nil)
+	send(t, s, msg("m1", "1"))
+
+	// Five credits, one message: four credits stay on the link after ReceiveMessages returns.
+	first, err := r.ReceiveMessages(timeout(t, 5*time.Second), 5, nil)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("ReceiveMessages = %d messages, %v; want 1", len(first), err)
+	}
+	if err := r.CompleteMessage(timeout(t, 5*time.Second), first[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	send(t, s, msg("m2", "2"), msg("m3", "3"))
+	log.waitEvents(t, "release", 2, 5*time.Second)
+
+	got := receiveN(t, r, 2, 5*time.Second)
+	for _, m := range got {
+		if m.DeliveryCount != 1 {
+			t.Errorf("%s: DeliveryCount = %d after release, want 1", m.MessageID, m.DeliveryCount)
+		}
+	}
+	// Released messages go back in sequence order, but the client may already hold one of them
+	// in its prefetch buffer, so the order in which they come back is not fixed.
+	if g := ids(got); !slices.Equal(slices.Sorted(slices.Values(g)), []string{"m2", "m3"}) {
+		t.Errorf("received %v, want m2 and m3", g)
+	}
+}
+
+func TestDuplicateDetectionDropsRepeatedMessageIDs(t *testing.T) {
+	t.Parallel()
+	_, c, log := start(t,
+		Queue{Name: "dedupe", DuplicateDetection: true},
+		Queue{Name: "plain"},
+	)
+
+	t.Run("enabled", func(t *testing.T) {
+		s := newSender(t, c, "dedupe")
+		r := newReceiver(t, c, "dedupe", nil)
+		send(t, s, msg("retry-1", "first copy"), msg("retry-1", "second copy"), msg("retry-2", "other"))
+		got := receiveN(t, r, 2, 5*time.Second)
+		if g := ids(got); !slices.Equal(g, []string{"retry-1", "retry-2"}) || string(got[0].Body) != "first copy" {
+			t.Fatalf("received %v (first body %q), want [retry-1 retry-2] with the first copy", g, got[0].Body)
+		}
+		for _, m := range got {
+			if err := r.CompleteMessage(timeout(t, 5*time.Second), m, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Still a duplicate after the first copy was completed, and also when scheduled:
+		// a second copy of the same scheduled retry must never arrive.
+		due := time.Now().Add(100 * time.Millisecond)
+		again := msg("retry-1", "third copy")
+		again.ScheduledEnqueueTime = &due
+		send(t, s, again)
+		receiveNone(t, r, 400*time.Millisecond)
+		if n := len(log.events("duplicate-dropped")); n != 2 {
+			t.Errorf("%d duplicate-dropped events, want 2", n)
+		}
+	})
+	t.Run("disabled", func(t *testing.T) {
+		s := newSender(t, c, "plain")
+		r := newReceiver(t, c, "plain", nil)
+		send(t, s, msg("same", "1"), msg("same", "2"))
+		if got := receiveN(t, r, 2, 5*time.Second); string(got[1].Body) != "2" {
+			t.Fatalf("second body = %q", got[1].Body)
+		}
+	})
+}
+
+func TestDeferredMessagesAreReceivedBySequenceNumber(t *testing.T) {
+	t.Parallel()
+	_, c, _ := start(t, Queue{Name: "q"})
+	s := newSender(t, c, "q")
+	r := newReceiver(t, c, "q", nil)
+	send(t, s, msg("d", "later please"))
+
+	m := receiveN(t, r, 1, 5*time.Second)[0]
+	if err := r.DeferMessage(timeout(t, 5*time.Second), m, nil); err != nil {
+		t.Fatalf("DeferMessage: %v", err)
+	}
+	receiveNone(t, r, 200*time.Millisecond)
+	deferred, err := r.ReceiveDeferredMessages(timeout(t, 5*time.Second), []int64{*m.SequenceNumber}, nil)
+	if err != nil || len(deferred) != 1 || deferred[0].MessageID != "d" {
+		t.Fatalf("ReceiveDeferredMessages = %v, %v", describe(deferred), err)
+	}
+	if deferred[0].State != azservicebus.MessageStateDeferred {
+		t.Errorf("State = %v, want deferred", deferred[0].State)
+	}
+	// Deferred messages are settled over $management (update-disposition).
+	if err := r.CompleteMessage(timeout(t, 5*time.Second), deferred[0], nil); err != nil {
+		t.Fatalf("completing a deferred message: %v", err)
+	}
+	peeked, err := r.PeekMessages(timeout(t, 5*time.Second), 10, &azservicebus.PeekMessagesOptions{FromSequenceNumber: ptr(int64(1))})
+	if err != nil || len(peeked) != 0 {
+		t.Fatalf("PeekMessages = %v, %v; want nothing left", describe(peeked), err)
+	}
+}
+
+func TestQueueNamesAreCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	_, c, _ := start(t, Queue{Name: "Purge-Requests"})
+	send(t, newSender(t, c, "PURGE-REQUESTS"), msg("ci", "x"))
+	got := receiveN(t, newReceiver(t, c, "purge-requests", nil), 1, 5*time.Second)
+	if got[0].MessageID != "ci" {
+		t.Fatalf("got %q", got[0].MessageID)
+	}
+}
+
+func wantCode(t *testing.T, err error, code azservicebus.Code, inText string) {
+	t.Helper()
+	var sbErr *azservicebus.Error
+	if !errors.As(err, &sbErr) || sbErr.Code != code {
+		t.Fatalf("err = %v, want *azservicebus.Error with code %s", err, code)
+	}
+	if inText != "" && !strings.Contains(err.Error(), inText) {
+		t.Errorf("err = %q, want it to mention %q", err, inText)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+func describe(msgs []*azservicebus.ReceivedMessage) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.MessageID
+		if m.SequenceNumber != nil {
+			out[i] += "#" + strconv.FormatInt(*m.SequenceNumber, 10)
+		}
+	}
+	return out
+}
