@@ -10,6 +10,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/google/uuid"
 
 	"github.com/entra-purge/entra-purge/internal/standin/identity"
 )
@@ -19,7 +20,10 @@ import (
 // in Azure, end to end on loopback.
 func TestWithRealManagedIdentityCredential(t *testing.T) {
 	key := []byte("graphsim-azidentity-test-key")
-	idp := identity.New(identity.Options{Header: "graphsim-test", SigningKey: key, Roles: []string{"User.DeleteRestore.All"}})
+	// A client id of its own per run: MSAL's managed-identity token cache is process-wide and keyed
+	// by (identity, resource), so a repeated run must not be served the previous run's token.
+	clientID := uuid.NewString()
+	idp := identity.New(identity.Options{Header: "graphsim-test", SigningKey: key, ClientID: clientID, Roles: []string{"User.DeleteRestore.All"}})
 	idTS := httptest.NewServer(idp)
 	defer idTS.Close()
 	t.Setenv("IDENTITY_ENDPOINT", idTS.URL+"/msi/token")
@@ -34,13 +38,12 @@ func TestWithRealManagedIdentityCredential(t *testing.T) {
 	user := Object{ID: "2b4e6c1a-7d3f-4e8a-9b0c-1d2e3f4a5b6c", Type: "user", DisplayName: "Leaver", DeletedAt: time.Now().Add(-time.Hour)}
 	sim.Add(user)
 
-	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(clientID)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// A scope of its own: MSAL's managed-identity token cache is process-wide (servicebus.md §1.3).
 	// The simulator accepts its own URL as audience, the way the handler scopes a Graph override.
 	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{ts.URL + "/.default"}})
 	if err != nil {
@@ -69,7 +72,7 @@ func TestWithRealManagedIdentityCredential(t *testing.T) {
 		t.Fatal("not purged")
 	}
 	log := sim.RequestsFor(user.ID)
-	if len(log) != 2 || log[1].AppID != identity.DefaultClientID || len(log[1].Roles) != 1 || log[1].ClientRequestID != "azidentity-e2e" {
+	if len(log) != 2 || log[1].AppID != clientID || len(log[1].Roles) != 1 || log[1].ClientRequestID != "azidentity-e2e" {
 		t.Errorf("log = %+v", log)
 	}
 	if idp.Calls() != 1 || idp.Requests()[0].Resource != ts.URL {

@@ -11,12 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/google/uuid"
 )
 
 // start serves s at /msi/token and points azidentity's App Service source at it.
@@ -38,6 +40,13 @@ func start(t *testing.T, s *Server) string {
 	t.Setenv("IMDS_ENDPOINT", "")
 	return endpoint
 }
+
+// graphScopeUsed records that this process already cached a system-assigned token for Graph's
+// own scope; a repeated run (go test -count=N) must then use a fresh scope.
+var graphScopeUsed atomic.Bool
+
+// scope returns a scope no earlier test in this process has used.
+func scope(name string) string { return "api://" + name + "-" + uuid.NewString() + "/.default" }
 
 // fastRetry keeps azcore's retry policy (so the retry behaviour is real) but with millisecond delays.
 var fastRetry = policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond}
@@ -67,8 +76,13 @@ func TestAzidentitySystemAssignedGraphToken(t *testing.T) {
 	s := New(Options{Header: "h-system", Roles: roles})
 	start(t, s)
 	cred := credential(t, nil, fastRetry)
+	graphScope, wantAud := "https://graph.microsoft.com/.default", "https://graph.microsoft.com"
+	if graphScopeUsed.Swap(true) {
+		graphScope = scope("graph-rerun")
+		wantAud = strings.TrimSuffix(graphScope, "/.default")
+	}
 
-	raw, expiresOn, err := getToken(t, cred, "https://graph.microsoft.com/.default")
+	raw, expiresOn, err := getToken(t, cred, graphScope)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +90,7 @@ func TestAzidentitySystemAssignedGraphToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Audience != "https://graph.microsoft.com" {
+	if c.Audience != wantAud {
 		t.Errorf("aud = %q, want the resource with /.default removed", c.Audience)
 	}
 	if c.AppID != DefaultClientID || c.ObjectID != DefaultObjectID || c.TenantID != DefaultTenantID || c.IDType != "app" {
@@ -96,14 +110,14 @@ func TestAzidentitySystemAssignedGraphToken(t *testing.T) {
 	}
 
 	// A second GetToken is served from MSAL's cache: the endpoint sees one call.
-	if _, _, err := getToken(t, cred, "https://graph.microsoft.com/.default"); err != nil {
+	if _, _, err := getToken(t, cred, graphScope); err != nil {
 		t.Fatal(err)
 	}
 	reqs := s.Requests()
 	if len(reqs) != 1 || s.Calls() != 1 {
 		t.Fatalf("requests = %+v, want exactly 1", reqs)
 	}
-	if reqs[0].Resource != "https://graph.microsoft.com" || reqs[0].ClientID != "" || reqs[0].Status != 200 {
+	if reqs[0].Resource != wantAud || reqs[0].ClientID != "" || reqs[0].Status != 200 {
 		t.Errorf("request = %+v", reqs[0])
 	}
 }
@@ -123,8 +137,7 @@ func TestAzidentityUserAssigned(t *testing.T) {
 		{azidentity.ObjectID(objectID), func(r TokenRequest) bool { return r.ObjectID == objectID }},
 		{azidentity.ResourceID(resID), func(r TokenRequest) bool { return r.ResourceID == resID }},
 	} {
-		scope := "api://identity-user-assigned-" + strconv.Itoa(i) + "/.default"
-		raw, _, err := getToken(t, credential(t, tc.id, fastRetry), scope)
+		raw, _, err := getToken(t, credential(t, tc.id, fastRetry), scope("identity-user-assigned-"+strconv.Itoa(i)))
 		if err != nil {
 			t.Fatalf("%v: %v", tc.id, err)
 		}
@@ -146,7 +159,7 @@ func TestAzidentityUnknownUserAssignedIdentity(t *testing.T) {
 	s := New(Options{Header: "h-unknown"})
 	start(t, s)
 	cred := credential(t, azidentity.ClientID("5d1c9b1e-0c1f-4c55-9e5b-000000000bad"), fastRetry)
-	_, _, err := getToken(t, cred, "api://identity-unknown/.default")
+	_, _, err := getToken(t, cred, scope("identity-unknown"))
 	if err == nil {
 		t.Fatal("expected an error for an identity that is not assigned")
 	}
@@ -164,7 +177,7 @@ func TestAzidentityFailures(t *testing.T) {
 
 	// One 503 is absorbed by azcore's retry policy.
 	s.FailNext(1, http.StatusServiceUnavailable)
-	if _, _, err := getToken(t, credential(t, nil, fastRetry), "api://identity-fail-1/.default"); err != nil {
+	if _, _, err := getToken(t, credential(t, nil, fastRetry), scope("identity-fail-1")); err != nil {
 		t.Fatalf("one 503 should be retried: %v", err)
 	}
 	if s.Calls() != 2 {
@@ -173,7 +186,7 @@ func TestAzidentityFailures(t *testing.T) {
 
 	// Failing throughout: 1 call + 3 retries, then an AuthenticationFailedError.
 	s.SetFailing(http.StatusInternalServerError)
-	_, _, err := getToken(t, credential(t, nil, fastRetry), "api://identity-fail-2/.default")
+	_, _, err := getToken(t, credential(t, nil, fastRetry), scope("identity-fail-2"))
 	var afe *azidentity.AuthenticationFailedError
 	if err == nil || !errors.As(err, &afe) {
 		t.Fatalf("err = %v, want *azidentity.AuthenticationFailedError", err)
@@ -186,14 +199,15 @@ func TestAzidentityFailures(t *testing.T) {
 	}
 
 	// With retries off, a single call; turning the failure off restores service.
-	if _, _, err := getToken(t, credential(t, nil, policy.RetryOptions{MaxRetries: -1}), "api://identity-fail-3/.default"); err == nil {
+	fail3 := scope("identity-fail-3")
+	if _, _, err := getToken(t, credential(t, nil, policy.RetryOptions{MaxRetries: -1}), fail3); err == nil {
 		t.Fatal("expected failure")
 	}
 	if s.Calls() != 7 {
 		t.Errorf("calls = %d, want 7", s.Calls())
 	}
 	s.SetFailing(0)
-	if _, _, err := getToken(t, credential(t, nil, fastRetry), "api://identity-fail-3/.default"); err != nil {
+	if _, _, err := getToken(t, credential(t, nil, fastRetry), fail3); err != nil {
 		t.Fatalf("after SetFailing(0): %v", err)
 	}
 }
@@ -202,7 +216,7 @@ func TestAzidentitySetRolesAndWrongHeader(t *testing.T) {
 	s := New(Options{Header: "h-roles", Roles: []string{"User.Read.All"}})
 	start(t, s)
 	s.SetRoles([]string{"Application.ReadWrite.All"})
-	raw, _, err := getToken(t, credential(t, nil, fastRetry), "api://identity-roles/.default")
+	raw, _, err := getToken(t, credential(t, nil, fastRetry), scope("identity-roles"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +226,7 @@ func TestAzidentitySetRolesAndWrongHeader(t *testing.T) {
 	}
 
 	t.Setenv("IDENTITY_HEADER", "not-the-secret")
-	_, _, err = getToken(t, credential(t, nil, fastRetry), "api://identity-wrong-header/.default")
+	_, _, err = getToken(t, credential(t, nil, fastRetry), scope("identity-wrong-header"))
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong header: err = %v, want a 401", err)
 	}
