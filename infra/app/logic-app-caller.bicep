@@ -179,9 +179,9 @@ var lifecycleWorkflowsAccessControl = {
 
 var httpAccessControl = empty(allowedCallerIpRanges) ? {} : {
   triggers: {
-    allowedCallerIpAddresses: [for range in allowedCallerIpRanges: {
+    allowedCallerIpAddresses: map(allowedCallerIpRanges, range => {
       addressRange: range
-    }]
+    })
   }
 }
 

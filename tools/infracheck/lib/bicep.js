@@ -42,10 +42,12 @@ function syntaxProblems(tree, src, rel) {
     if (n.type === 'ERROR' || n.isMissing) {
       const p = n.startPosition;
       const near = src.slice(n.startIndex, Math.min(n.endIndex, n.startIndex + 40)).replace(/\s+/g, ' ').trim();
+      const region = src.slice(n.startIndex, n.endIndex);
+      const hint = region.includes('...') ? ' (the spread operator ... cannot be checked offline; use union())' : '';
       problems.push(
         n.isMissing
           ? `${rel}:${p.row + 1}:${p.column + 1}: syntax error: missing ${n.type}`
-          : `${rel}:${p.row + 1}:${p.column + 1}: syntax error near "${near}"`,
+          : `${rel}:${p.row + 1}:${p.column + 1}: syntax error near "${near}"${hint}`,
       );
       if (n.type === 'ERROR') return; // one message per error region
     }
@@ -507,7 +509,7 @@ function evaluate(ast, ctx) {
       const o = {};
       for (const p of ast.props) {
         const key = p.keyText !== undefined ? p.keyText : ev(p.key);
-        if (typeof key !== 'string') return UNKNOWN;
+        if (typeof key !== 'string') continue; // a key known only at deploy time: leave it out
         o[key] = ev(p.value);
       }
       return o;

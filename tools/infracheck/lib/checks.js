@@ -265,9 +265,6 @@ function checkSyntax(ctx) {
   if (!files.length) problems.push('infra/ has no .bicep files');
   for (const f of files) {
     problems.push(...f.problems);
-    if (/(^|[^.])\.\.\.[A-Za-z_(]/.test(f.src.replace(/'(?:[^'\\]|\\.)*'/g, "''"))) {
-      problems.push(`${f.rel}: uses the spread operator "...", which tree-sitter-bicep cannot check; use union()`);
-    }
   }
   const walk = (dir) => {
     if (!fs.existsSync(dir)) return;
@@ -450,13 +447,44 @@ function checkSettingsWiring(ctx) {
 
 // ---- RBAC ------------------------------------------------------------------------------------------------------
 
+// Whose object id is this? 'function identity', 'logic app caller', 'deployer' or a description.
+function classifyPrincipal(ctx, ast, file, depth) {
+  if (!ast || depth > 10) return 'an unknown principal';
+  if (ast.k === 'member' && ast.obj.k === 'member' && ast.obj.prop === 'outputs' && ast.obj.obj.k === 'id') {
+    const m = file.modules.find((x) => x.symbol === ast.obj.obj.name);
+    const target = m && m.path && ctx.project.files.find((x) => x.abs === path.resolve(path.dirname(file.abs), m.path));
+    const out = target && target.outputs.find((o) => o.name === ast.prop);
+    return out ? classifyPrincipal(ctx, out.value, target, depth + 1) : `module output ${ast.obj.obj.name}.outputs.${ast.prop}`;
+  }
+  const sym = rootSymbol(ast);
+  if (!sym) return 'an unknown principal';
+  const r = file.resource(sym);
+  if (r) {
+    if (r.type === 'Microsoft.ManagedIdentity/userAssignedIdentities' || r.type === 'Microsoft.Web/sites') return 'function identity';
+    if (r.type === 'Microsoft.Logic/workflows') return 'logic app caller';
+    return `the identity of ${r.type} "${sym}"`;
+  }
+  if (file.vars.has(sym)) return classifyPrincipal(ctx, file.vars.get(sym).value, file, depth + 1);
+  if (file.params.has(sym)) {
+    const callers = ctx.project.callersOf(file);
+    for (const m of callers) {
+      const passed = prop(prop(m.body, 'params'), sym);
+      if (passed) return classifyPrincipal(ctx, passed, m.file, depth + 1);
+    }
+    // A parameter nobody passes: the principal running the deployment (azd's AZURE_PRINCIPAL_ID).
+    if (!callers.length && /principalId$/i.test(sym)) return 'deployer';
+    return `principal parameter "${sym}"`;
+  }
+  return `principal "${sym}"`;
+}
+
 function describeAssignments(ctx) {
   const out = [];
   for (const f of ctx.project.files) {
-    for (const r of f.resourcesOfType('Microsoft.Authorization/roleAssignments')) {
+    for (const r of f.resourcesOfType('Microsoft.Authorization/roleAssignments')) for (const locals of instances(ctx, r)) {
       const a = { r, file: f, problems: [] };
       const defAst = prop(r.body, 'properties.roleDefinitionId');
-      const def = defAst ? ev(ctx, defAst, f) : UNKNOWN;
+      const def = defAst ? ev(ctx, defAst, f, locals) : UNKNOWN;
       const guid = typeof def === 'string' ? def.split('/').pop().toLowerCase() : null;
       a.role = guid && GUID_RE.test(guid) ? guid : null;
       a.roleName = a.role ? ROLE_NAMES[a.role] || `role ${a.role}` : 'an unresolvable role';
@@ -479,17 +507,10 @@ function describeAssignments(ctx) {
         else if (sr.type === 'Microsoft.ServiceBus/namespaces') a.scope = `the Service Bus namespace "${sr.symbol}"`;
         else a.scope = `${sr.type} "${sr.symbol}"`;
       }
-      // principal
-      const pAst = prop(r.body, 'properties.principalId');
-      const psym = pAst ? rootSymbol(pAst) : null;
-      const pres = resourceOf(f, psym);
-      if (pres && pres.type === 'Microsoft.ManagedIdentity/userAssignedIdentities') a.who = 'function identity';
-      else if (pres && pres.type === 'Microsoft.Logic/workflows') a.who = 'logic app caller';
-      else if (pres && pres.type === 'Microsoft.Web/sites') a.who = 'function identity';
-      else if (psym && f.params.has(psym) && /principal/i.test(psym) && psym === 'principalId' && f.params.has('principalType')) a.who = 'deployer';
-      else a.who = `principal "${psym || '?'}"`;
+      // principal: follow parameters to what the calling module passes, and module outputs to their value
+      a.who = classifyPrincipal(ctx, prop(r.body, 'properties.principalId'), f, 0);
       const ptype = prop(r.body, 'properties.principalType');
-      const ptypeValue = ptype ? ev(ctx, ptype, f) : undefined;
+      const ptypeValue = ptype ? ev(ctx, ptype, f, locals) : undefined;
       if (a.who !== 'deployer' && ptypeValue !== 'ServicePrincipal') a.problems.push(`${loc(r)}: "${r.symbol}" principalType is ${ptype ? show(ptypeValue) : 'missing'}, want 'ServicePrincipal' for a managed identity`);
       const nameAst = prop(r.body, 'name');
       if (!nameAst || nameAst.k !== 'call' || nameAst.name !== 'guid') a.problems.push(`${loc(r)}: "${r.symbol}" name must be guid(<scope>, <principal>, <role>) so redeployments are idempotent`);
@@ -723,10 +744,15 @@ function checkAlerts(ctx) {
     }
   }
   const logRules = all.filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules');
+  const queryOf = (r) => {
+    const body = ev(ctx, r.body, r.file);
+    const allOf = body && body.properties && body.properties.criteria && body.properties.criteria.allOf;
+    return Array.isArray(allOf) ? allOf.map((c) => (c && typeof c.query === 'string' ? c.query : '')).join('\n') : '';
+  };
+  // The query must read the handler's "outcome" field and count the "failed" ones.
   const rate = logRules.find((r) => {
-    const q = prop(r.body, 'properties.criteria');
-    const text = plain(ev(ctx, r.body, r.file));
-    return q && /outcome/.test(text) && /failed/.test(text);
+    const q = queryOf(r);
+    return /\boutcome\b/.test(q) && /["']failed["']/.test(q);
   });
   if (!rate) problems.push('no log alert on the purge failure rate (scheduledQueryRules whose query reads the handler\'s "outcome" field and counts "failed")');
   else {

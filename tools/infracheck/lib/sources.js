@@ -30,17 +30,19 @@ function functionJsons(root) {
   return out.sort((a, b) => a.rel.localeCompare(b.rel));
 }
 
-// Setting names the Go code reads, from non-test sources under internal/ and cmd/ (either may be missing or
-// incomplete while the code is being written):
-//   * any "PURGE_…" string literal;
-//   * os.Getenv("X") / os.LookupEnv("X") literals;
-//   * constants named Env… = "X" (the config package's table of setting names).
+// Setting names the Go code reads, from non-test sources (internal/ and cmd/ may be missing or incomplete while the
+// code is being written):
+//   * any "PURGE_…" string literal anywhere under internal/ and cmd/;
+//   * os.Getenv("X") / os.LookupEnv("X") literals and constants named Env… = "X" (the config package's table of
+//     setting names), but only in code that is part of the deployed handler: cmd/handler/ and internal/ without
+//     internal/standin/ (the local stand-ins and their cmd/ executables read settings of their own, never deployed).
 function goSettings(root) {
   const found = new Map(); // name -> Set(rel files)
   const add = (name, rel) => {
     if (!found.has(name)) found.set(name, new Set());
     found.get(name).add(rel);
   };
+  const deployed = (rel) => rel.startsWith('cmd/handler/') || (rel.startsWith('internal/') && !rel.startsWith('internal/standin/'));
   const walk = (dir) => {
     if (!fs.existsSync(dir)) return;
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -50,10 +52,11 @@ function goSettings(root) {
         walk(p);
       } else if (e.name.endsWith('.go') && !e.name.endsWith('_test.go')) {
         const rel = path.relative(root, p).split(path.sep).join('/');
-        const src = fs.readFileSync(p, 'utf8');
-        for (const m of src.matchAll(/["`](PURGE_[A-Z0-9_]*[A-Z0-9])["`]/g)) add(m[1], rel);
-        for (const m of src.matchAll(/\b(?:Getenv|LookupEnv)\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)/g)) add(m[1], rel);
-        for (const m of src.matchAll(/\bEnv[A-Za-z0-9]*\s*=\s*"([A-Za-z_][A-Za-z0-9_]*)"/g)) add(m[1], rel);
+        const text = fs.readFileSync(p, 'utf8');
+        for (const m of text.matchAll(/["`](PURGE_[A-Z0-9_]*[A-Z0-9])["`]/g)) add(m[1], rel);
+        if (!deployed(rel)) continue;
+        for (const m of text.matchAll(/\b(?:Getenv|LookupEnv)\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)/g)) add(m[1], rel);
+        for (const m of text.matchAll(/\bEnv[A-Za-z0-9]*\s*=\s*"([A-Za-z_][A-Za-z0-9_]*)"/g)) add(m[1], rel);
       }
     }
   };
