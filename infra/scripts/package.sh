@@ -6,7 +6,7 @@
 #   infra/scripts/package.sh [output.zip]      (default: dist/entra-purge.zip, relative to the repository root)
 set -eu
 
-root=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
+root=$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd)
 cd "$root"
 out=${1:-dist/entra-purge.zip}
 case $out in /*) ;; *) out="$root/$out" ;; esac

@@ -21,7 +21,10 @@ value() {
 }
 endpoint=$(value SERVICE_BUS_ENDPOINT)
 queue=$(value PURGE_QUEUE_NAME)
-[ -n "$endpoint" ] && [ -n "$queue" ] || { echo "send-test-message.sh: SERVICE_BUS_ENDPOINT and PURGE_QUEUE_NAME are unknown (run azd provision first)" >&2; exit 1; }
+if [ -z "$endpoint" ] || [ -z "$queue" ]; then
+	echo "send-test-message.sh: SERVICE_BUS_ENDPOINT and PURGE_QUEUE_NAME are unknown (run azd provision first)" >&2
+	exit 1
+fi
 endpoint=${endpoint%/}
 who=$(az account show --query user.name -o tsv 2>/dev/null || echo unknown)
 msgid="test-$id-$(date -u +%Y%m%dT%H%M%SZ)"

@@ -14,7 +14,7 @@
 # azd-native alternative to steps 2-3.
 set -eu
 
-root=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
+root=$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd)
 cd "$root"
 
 location=${AZURE_LOCATION:-}

@@ -56,7 +56,10 @@ function goSettings(root) {
         for (const m of text.matchAll(/["`](PURGE_[A-Z0-9_]*[A-Z0-9])["`]/g)) add(m[1], rel);
         if (!deployed(rel)) continue;
         for (const m of text.matchAll(/\b(?:Getenv|LookupEnv)\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)/g)) add(m[1], rel);
-        for (const m of text.matchAll(/\bEnv[A-Za-z0-9]*\s*=\s*"([A-Za-z_][A-Za-z0-9_]*)"/g)) add(m[1], rel);
+        for (const m of text.matchAll(/\bEnv[A-Za-z0-9]*\s*=\s*"([A-Za-z_][A-Za-z0-9_]*)"/g)) {
+          // Only values shaped like setting names (ENV_STYLE or Prefix__suffix), not e.g. EnvDev = "dev".
+          if (/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/.test(m[1]) || m[1].includes('__')) add(m[1], rel);
+        }
       }
     }
   };
