@@ -21,7 +21,9 @@ func deleted(typ string, ago time.Duration) graphsim.Object {
 	return graphsim.Object{ID: id, Type: typ, DisplayName: typ + " " + id[:8], DeletedAt: time.Now().Add(-ago)}
 }
 
-func body(id string) []byte { return []byte(`{"id":"` + id + `","reason":"leaver","requestedBy":"hr-flow","correlationId":"TKT-42"}`) }
+func body(id string) []byte {
+	return []byte(`{"id":"` + id + `","reason":"leaver","requestedBy":"hr-flow","correlationId":"TKT-42"}`)
+}
 
 // The whole happy path: GET then DELETE with a managed-identity token, answer 200 with the log line in
 // Logs, nothing written to Service Bus.

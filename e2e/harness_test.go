@@ -206,13 +206,13 @@ func invocation(m message) []byte {
 	dq := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	meta := map[string]any{
 		"MessageReceiver": map[string]any{}, "MessageActions": map[string]any{},
-		"DeliveryCount":   strconv.Itoa(m.DeliveryCount),
-		"LockToken":       dq(uuid.NewString()),
-		"EnqueuedTimeUtc": m.Enqueued.UTC().Format("2006-01-02T15:04:05"),
-		"EnqueuedTime":    m.Enqueued.UTC().Format("2006-01-02T15:04:05") + "+00:00",
-		"MessageId":       dq(m.MessageID),
-		"ContentType":     dq("application/json"),
-		"SequenceNumber":  "1",
+		"DeliveryCount":         strconv.Itoa(m.DeliveryCount),
+		"LockToken":             dq(uuid.NewString()),
+		"EnqueuedTimeUtc":       m.Enqueued.UTC().Format("2006-01-02T15:04:05"),
+		"EnqueuedTime":          m.Enqueued.UTC().Format("2006-01-02T15:04:05") + "+00:00",
+		"MessageId":             dq(m.MessageID),
+		"ContentType":           dq("application/json"),
+		"SequenceNumber":        "1",
 		"ApplicationProperties": m.Props, "UserProperties": m.Props,
 		"sys": map[string]any{"MethodName": "purge", "UtcNow": time.Now().UTC().Format(time.RFC3339Nano), "RandGuid": uuid.NewString()},
 	}
