@@ -105,6 +105,13 @@ func (p *Processor) Decide(ctx context.Context, d Delivery) Decision {
 		item, res, err = p.Directory.GetDeletedItem(ctx, id)
 		dec.Graph = call(http.MethodGet, res, err)
 		if err != nil {
+			// An identity granted least privilege can read only the types it may purge, so a refused read
+			// of an object the message itself declares as a type outside the policy is that refusal.
+			var ge *graph.Error
+			if errors.As(err, &ge) && (ge.StatusCode == http.StatusForbidden || ge.StatusCode == http.StatusUnauthorized) &&
+				req.Type != "" && !p.allowed(req.Type) {
+				return p.refuseType(dec, req.Type, " (Graph also refused to read it, as expected for an identity without permissions for this type)")
+			}
 			return p.graphFailure(dec, d, err, http.MethodGet)
 		}
 		dec.ObjectType = item.Type
@@ -119,12 +126,7 @@ func (p *Processor) Decide(ctx context.Context, d Delivery) Decision {
 		return p.fail(dec, ReasonTypeNotAllowed, fmt.Sprintf("Graph did not report the type of object %s (@odata.type %q) and the message names none, "+
 			"so it cannot be checked against PURGE_ALLOWED_TYPES. Add \"type\" to the message, then replay it.", id, item.RawType))
 	case typ != "" && !p.allowed(typ):
-		why := fmt.Sprintf("PURGE_ALLOWED_TYPES (%s) does not include it. If such purges are intended, add %s to that setting, then replay the message.",
-			joinTypes(p.Policy.AllowedTypes), typ)
-		if ok, reason := typ.Purgeable(); !ok {
-			why = reason + "."
-		}
-		return p.fail(dec, ReasonTypeNotAllowed, fmt.Sprintf("Object %s is a %s: %s", id, typ, why))
+		return p.refuseType(dec, typ, "")
 	}
 	if p.Policy.Verify && req.Type != "" && item.Type != "" && req.Type != item.Type {
 		return p.fail(dec, ReasonTypeMismatch, fmt.Sprintf("The message expects a %s, but object %s in the recycle bin is a %s; nothing was purged. "+
@@ -166,6 +168,17 @@ func (p *Processor) Decide(ctx context.Context, d Delivery) Decision {
 	dec.Outcome = Purged
 	dec.Description = fmt.Sprintf("%s %s permanently deleted.", orUnknown(typ), id)
 	return dec
+}
+
+// refuseType fails a request whose object type the policy does not allow (or Graph cannot purge).
+func (p *Processor) refuseType(dec Decision, typ directory.Type, note string) Decision {
+	why := fmt.Sprintf("PURGE_ALLOWED_TYPES (%s) does not include it. If such purges are intended, add %s to that setting, then replay the message.",
+		joinTypes(p.Policy.AllowedTypes), typ)
+	if ok, reason := typ.Purgeable(); !ok {
+		why = reason + "."
+	}
+	dec.ObjectType = typ
+	return p.fail(dec, ReasonTypeNotAllowed, fmt.Sprintf("Object %s is a %s%s: %s", dec.Request.ID, typ, note, why))
 }
 
 // graphFailure turns a failed GET or DELETE into absent, a retry, or a failure.
@@ -213,13 +226,16 @@ func (p *Processor) forbidden(dec Decision, ge *graph.Error, method string) stri
 		status += " even with a freshly acquired token"
 	}
 	if method == http.MethodGet {
-		perm := "the read permission for its type (User.Read.All for users, Application.Read.All for applications and service principals)"
 		if typ != "" {
-			perm = typ.ReadPermission()
+			return fmt.Sprintf("Graph refused (%s) to read %s %s from the recycle bin: the Function App's identity needs the application permission %s "+
+				"for verification. An admin grants it (README, \"Graph permissions\"); a new grant can take hours to reach managed-identity tokens. "+
+				"Then replay the message.", status, typ, dec.Request.ID, typ.ReadPermission())
 		}
-		return fmt.Sprintf("Graph refused (%s) to read object %s from the recycle bin: the Function App's identity needs the application permission %s. "+
-			"An admin grants it (README, \"Graph permissions\"); a new grant can take hours to reach managed-identity tokens. Then replay the message.",
-			status, dec.Request.ID, perm)
+		return fmt.Sprintf("Graph refused (%s) to read object %s from the recycle bin. Either it is of a type the identity is not granted to read — "+
+			"a group, say, or another type outside PURGE_ALLOWED_TYPES (%s), which would be refused anyway — or the identity lacks the read permission "+
+			"for its type (User.Read.All for users, Application.Read.All for applications and service principals; README, \"Graph permissions\"). "+
+			"Add \"type\" to the message to have such requests refused by type, or grant the permission and replay the message.",
+			status, dec.Request.ID, joinTypes(p.Policy.AllowedTypes))
 	}
 	if typ == directory.Group {
 		return fmt.Sprintf("Graph refused (%s) to purge group %s: Microsoft Graph does not support purging groups with application permissions. "+
