@@ -23,8 +23,9 @@ func TestScheduledEnqueueTimeIsWithheldUntilDue(t *testing.T) {
 	_, c, _ := start(t, Queue{Name: "q"})
 	s := newSender(t, c, "q")
 	r := newReceiver(t, c, "q", nil)
+	warmUp(t, s, r) // so that link set-up time does not eat into the schedule
 
-	due := time.Now().Add(700 * time.Millisecond).Truncate(time.Millisecond)
+	due := time.Now().Add(time.Second).Truncate(time.Millisecond)
 	later := msg("later", "scheduled")
 	later.ScheduledEnqueueTime = &due
 	send(t, s, later, msg("now", "plain"))
@@ -199,23 +200,22 @@ func TestAbandonAppliesPropertiesAndCountsDelivery(t *testing.T) {
 // §3.11 item 5.
 func TestRenewMessageLockExtendsTheLock(t *testing.T) {
 	t.Parallel()
-	const lock = time.Second
-	_, c, log := start(t, Queue{Name: "q", LockDuration: lock})
+	_, c, log := start(t, Queue{Name: "q", LockDuration: 1500 * time.Millisecond})
 	s := newSender(t, c, "q")
 	r := newReceiver(t, c, "q", nil)
 	send(t, s, msg("r", "renew me"))
 
 	m := receiveN(t, r, 1, 5*time.Second)[0]
 	original := *m.LockedUntil
-	time.Sleep(600 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
 	if err := r.RenewMessageLock(timeout(t, 5*time.Second), m, nil); err != nil {
 		t.Fatalf("RenewMessageLock: %v", err)
 	}
-	if !m.LockedUntil.After(original.Add(500 * time.Millisecond)) {
-		t.Fatalf("LockedUntil moved from %v to %v, want about +600ms", original, *m.LockedUntil)
+	if !m.LockedUntil.After(original.Add(600 * time.Millisecond)) {
+		t.Fatalf("LockedUntil moved from %v to %v, want about +700ms", original, *m.LockedUntil)
 	}
 	// Past the original expiry but inside the renewed lock, completing must still work.
-	time.Sleep(time.Until(original.Add(200 * time.Millisecond)))
+	time.Sleep(time.Until(original.Add(100 * time.Millisecond)))
 	if err := r.CompleteMessage(timeout(t, 5*time.Second), m, nil); err != nil {
 		t.Fatalf("CompleteMessage after renewal: %v", err)
 	}
@@ -303,7 +303,7 @@ func TestScheduleMessagesPeekAndCancel(t *testing.T) {
 		t.Fatalf("after cancel, peeked %v", describe(peeked))
 	}
 
-	soon := time.Now().Add(400 * time.Millisecond)
+	soon := time.Now().Add(400 * time.Millisecond).Truncate(time.Millisecond)
 	if _, err := s.ScheduleMessages(timeout(t, 5*time.Second), []*azservicebus.Message{msg("s2", "soon")}, soon, nil); err != nil {
 		t.Fatalf("ScheduleMessages: %v", err)
 	}

@@ -134,6 +134,18 @@ func receiveN(t *testing.T, r *azservicebus.Receiver, n int, d time.Duration) []
 	return got
 }
 
+// warmUp attaches the sender's and the receiver's links (put-tokens, attach, $management)
+// without sending or receiving anything, so later timing depends only on the messages.
+func warmUp(t *testing.T, s *azservicebus.Sender, r *azservicebus.Receiver) {
+	t.Helper()
+	if _, err := s.NewMessageBatch(timeout(t, 10*time.Second), nil); err != nil {
+		t.Fatalf("warming up the sender: %v", err)
+	}
+	if _, err := r.PeekMessages(timeout(t, 10*time.Second), 1, nil); err != nil {
+		t.Fatalf("warming up the receiver: %v", err)
+	}
+}
+
 // receiveNone asserts that nothing arrives within d.
 func receiveNone(t *testing.T, r *azservicebus.Receiver, d time.Duration) {
 	t.Helper()

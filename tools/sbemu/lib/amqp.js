@@ -62,6 +62,9 @@ class AmqpServer {
     on('receiver_open', this.onReceiverOpen);
     on('sender_close', this.onLinkClose);
     on('receiver_close', this.onLinkClose);
+    // The client ends the session of each CBS put-token after one request; its links may vanish
+    // with it without a detach of their own.
+    on('session_close', (ctx) => Object.values(ctx.session.links).forEach((link) => this.forgetLink(link)));
     on('sender_flow', this.onSenderFlow);
     on('message', this.onMessage);
     on('accepted', (ctx) => this.onSettlement('accepted', ctx));
