@@ -104,7 +104,6 @@ func TestCLIFailedAndReplay(t *testing.T) {
 	h.invoke(t, message{Body: []byte("garbage")})
 
 	out, code := cli(t, s, "", "failed")
-	t.Log("\n" + out)
 	if code != 0 || strings.Count(out, "Forbidden") != 2 || !strings.Contains(out, "InvalidMessage") || !strings.Contains(out, "3 message(s)") {
 		t.Fatalf("failed: exit %d\n%s", code, out)
 	}
@@ -174,7 +173,6 @@ func TestCLIFailedAndReplay(t *testing.T) {
 func TestCLICheck(t *testing.T) {
 	s := startStack(t, localstack.Options{})
 	out, code := cli(t, s, "", "check")
-	t.Log("\n" + out)
 	if code != 0 || !strings.Contains(out, "All checks passed") || !strings.Contains(out, "User.DeleteRestore.All") || strings.Contains(out, "SAS_KEY_VALUE") {
 		t.Fatalf("check: exit %d\n%s", code, out)
 	}

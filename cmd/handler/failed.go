@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/entra-purge/entra-purge/internal/app"
@@ -60,21 +59,19 @@ func cmdFailed(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintf(stdout, "%s is empty.\n", cfg.FailedQueue)
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tFAILED AT\tREASON\tOBJECT\tATTEMPTS\tGRAPH\tGRAPH REQUEST-ID")
+	// One block per message: the facts on one line, the description (long, and what to do) below it.
 	for _, m := range msgs {
 		obj := m.ObjectID
 		if obj == "" {
-			obj = "(invalid: " + clipText(m.Body, 24) + ")"
+			obj = "(invalid: " + clipText(m.Body, 40) + ")"
 		}
-		graph := "-"
+		graph := "no Graph call"
 		if m.GraphStatus != 0 {
-			graph = fmt.Sprintf("%d %s", m.GraphStatus, m.GraphErrorCode)
+			graph = fmt.Sprintf("Graph %d %s, request-id %s", m.GraphStatus, m.GraphErrorCode, orDash(m.GraphRequestID))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.SequenceNumber, m.FailedAt, m.Reason, obj, m.Attempts, graph, orDash(m.GraphRequestID))
-		fmt.Fprintf(tw, "\t↳ %s\t\t\t\t\t\n", m.Description)
+		fmt.Fprintf(stdout, "#%d  %s  %s  %s  attempts %d  %s\n", m.SequenceNumber, m.FailedAt, m.Reason, obj, m.Attempts, graph)
+		fmt.Fprintf(stdout, "    %s\n", m.Description)
 	}
-	_ = tw.Flush()
 	fmt.Fprintf(stdout, "%d message(s) on %s.\n", len(msgs), cfg.FailedQueue)
 	return exitOK
 }
