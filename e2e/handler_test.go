@@ -52,7 +52,7 @@ func TestPurged(t *testing.T) {
 	if a.Line["objectId"] != obj.ID || a.Line["graphRequestId"] != reqs[1].RequestID || a.Line["requestedBy"] != "hr-flow" {
 		t.Errorf("log line %v", a.Line)
 	}
-	if !strings.Contains(h.stdout.String(), `"outcome":"purged"`) {
+	if !waitFor(t, h.stdout, `"outcome":"purged"`) {
 		t.Error("the log line did not go to stdout")
 	}
 	c := busClient(t, s)
@@ -292,7 +292,7 @@ func TestUnsecuredMessageAnswers500(t *testing.T) {
 	if a.Status != 500 {
 		t.Fatalf("answer %d, want 500", a.Status)
 	}
-	if !strings.Contains(h.stderr.String(), "not secured") {
+	if !waitFor(t, h.stderr, "not secured") {
 		t.Errorf("stderr %q", h.stderr)
 	}
 	noSecrets(t, s, h.stdout.String(), h.stderr.String())

@@ -178,6 +178,20 @@ func startHandler(t *testing.T, settings map[string]string) *handlerProc {
 	}
 }
 
+// waitFor waits (bounded) until the buffer holds substr: a child's output reaches us through a pipe and a
+// copying goroutine, so it can trail the HTTP answer by a moment.
+func waitFor(t *testing.T, b *syncBuffer, substr string) bool {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(b.String(), substr) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 // message is a trigger message as the host would hand it over.
 type message struct {
 	Body          []byte
