@@ -236,11 +236,17 @@ resource failureQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: serviceBus
   name: failureQueueName
   properties: {
-    maxDeliveryCount: 10
+    // `handler replay --reason X` puts back (abandons) each message of another reason once per run, and an
+    // abandon counts as a delivery: a high count keeps filtered replays from dead-lettering them.
+    maxDeliveryCount: 100
     lockDuration: 'PT1M'
     defaultMessageTimeToLive: failureQueueMessageTimeToLive
     deadLetteringOnMessageExpiration: true
     requiresSession: false
+    // The handler derives a failure copy's MessageId from the delivered message's id, so a copy sent twice
+    // (the handler crashed between sending it and answering the host) is dropped here.
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
     enableBatchedOperations: true
   }
 }

@@ -32,8 +32,8 @@ type Options struct {
 	AppRoot string
 	// Roles of the managed identity's Graph token. Nil means DefaultRoles.
 	Roles []string
-	// Queues of the emulator. Nil means the trigger queue (duplicate detection on, MaxDeliveryCount 10) and
-	// the failure queue named by the settings.
+	// Queues of the emulator. Nil means the queues infra/ creates: the trigger queue (duplicate detection,
+	// MaxDeliveryCount 10) and the failure queue (duplicate detection, MaxDeliveryCount 100).
 	Queues []sbemu.Queue
 	// Overrides replace settings from the sample file (after the addresses are rewritten).
 	Overrides map[string]string
@@ -111,7 +111,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if queues == nil {
 		queues = []sbemu.Queue{
 			{Name: orDefault(settings["PURGE_QUEUE_NAME"], "purge-requests"), MaxDeliveryCount: 10, DuplicateDetection: true},
-			{Name: orDefault(settings["PURGE_FAILED_QUEUE_NAME"], "purge-failed"), MaxDeliveryCount: 10},
+			{Name: orDefault(settings["PURGE_FAILED_QUEUE_NAME"], "purge-failed"), MaxDeliveryCount: 100, DuplicateDetection: true},
 		}
 	}
 	s.Bus, err = sbemu.Start(ctx, sbemu.Options{Queues: queues, Dir: filepath.Join(root, "tools", "sbemu"), Log: opts.BusLog})

@@ -244,7 +244,7 @@ test('local auth switched back on', () => {
 test('a lock shorter than the handler deadline, no duplicate detection', () => {
   const dir = copyProject();
   edit(dir, 'infra/main.bicep', "param triggerQueueLockDuration string = 'PT1M'", "param triggerQueueLockDuration string = 'PT30S'");
-  edit(dir, 'infra/app/core.bicep', '    requiresDuplicateDetection: true\n', '');
+  edit(dir, 'infra/app/core.bicep', '    requiresSession: false\n    requiresDuplicateDetection: true\n', '    requiresSession: false\n');
   expectFailure(dir, 'queues', /lockDuration PT30S must exceed PURGE_INVOCATION_TIMEOUT 45s/, /requiresDuplicateDetection must be true/);
 });
 
