@@ -162,3 +162,20 @@ func FuzzDecodeInvocation(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodeInvocation(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "binary-json-body.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		inv, err := DecodeInvocation(bytes.NewReader(raw))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := inv.ServiceBusMessage("message"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -97,3 +97,13 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseRequest(b *testing.B) {
+	body := []byte(`{"id":"` + gid + `","type":"user","reason":"leaver","requestedBy":"hr-flow","correlationId":"TKT-42"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseRequest(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
