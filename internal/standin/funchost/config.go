@@ -135,6 +135,7 @@ func (c *cfgBool) UnmarshalJSON(b []byte) error {
 
 type hostJSON struct {
 	Version         *string          `json:"version"`
+	Retry           json.RawMessage  `json:"retry"`
 	FunctionTimeout *string          `json:"functionTimeout"`
 	CustomHandler   *customHandlerJS `json:"customHandler"`
 	HTTPWorker      *customHandlerJS `json:"httpWorker"`
@@ -167,6 +168,7 @@ type customHandlerJS struct {
 
 type functionJSON struct {
 	Disabled cfgBool          `json:"disabled"`
+	Retry    json.RawMessage  `json:"retry"`
 	Bindings []map[string]any `json:"bindings"`
 }
 
@@ -179,6 +181,11 @@ type appConfig struct {
 	source    string            // the settings file used, or ""
 	skipped   []string          // file settings shadowed by the environment
 }
+
+// errRetryPolicy refuses function retry policies: the stand-in does not run
+// them, and for Service Bus they are deprecated and hold the message lock while
+// retrying (functions-host.md §3.4); redelivery or scheduled copies do the job.
+var errRetryPolicy = errors.New("a \"retry\" policy is not supported by this stand-in (deprecated for Service Bus triggers; rely on redelivery)")
 
 // loadApp reads host.json, the settings and every function.json under root.
 func loadApp(root string, overrides map[string]string, environ []string) (*appConfig, error) {
@@ -271,6 +278,9 @@ func loadHostJSON(root string, settings map[string]string) (HostConfig, error) {
 	}
 	if hj.Version == nil || *hj.Version != "2.0" {
 		return HostConfig{}, fmt.Errorf("%s: the host.json file is missing the required 'version' property (\"2.0\")", p)
+	}
+	if len(hj.Retry) > 0 && string(hj.Retry) != "null" {
+		return HostConfig{}, fmt.Errorf("%s: %s", p, errRetryPolicy)
 	}
 	ch := hj.CustomHandler
 	if ch == nil {
@@ -463,6 +473,9 @@ func parseFunction(name, dir string, data []byte, hc HostConfig, settings map[st
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&fj); err != nil {
 		return nil, err
+	}
+	if len(fj.Retry) > 0 && string(fj.Retry) != "null" {
+		return nil, errRetryPolicy
 	}
 	if fj.Disabled.v {
 		return nil, nil

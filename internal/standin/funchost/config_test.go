@@ -70,6 +70,7 @@ func TestLoadAppHostJSON(t *testing.T) {
 		{host: `{"version":"2.0","functionTimeout":"00:00:00.5","customHandler":{"description":{"defaultExecutablePath":"h"}}}`, err: "at least 00:00:01"},
 		{host: `{"version":"2.0","functionTimeout":"5m","customHandler":{"description":{"defaultExecutablePath":"h"}}}`, err: "TimeSpan"},
 		{host: `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"h"}},"extensions":{"serviceBus":{"maxConcurrentCalls":0}}}`, err: "at least 1"},
+		{host: `{"version":"2.0","retry":{"strategy":"fixedDelay","maxRetryCount":2,"delayInterval":"00:00:03"},"customHandler":{"description":{"defaultExecutablePath":"h"}}}`, err: `"retry"`},
 	} {
 		writeFile(t, filepath.Join(root, "host.json"), c.host)
 		app, err := loadApp(root, nil, nil)
@@ -111,6 +112,7 @@ func TestLoadAppFunctions(t *testing.T) {
 		{name: "http", fn: `{"bindings":[{"type":"httpTrigger","name":"req"}]}`, err: `"httpTrigger" is not supported`},
 		{name: "no entity", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m"}]}`, err: "queueName"},
 		{name: "no name", fn: `{"bindings":[{"type":"serviceBusTrigger","queueName":"q"}]}`, err: "name is required"},
+		{name: "retry", fn: `{"retry":{"strategy":"fixedDelay","maxRetryCount":1},"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q"}]}`, err: `"retry"`},
 		{name: "out", fn: `{"bindings":[{"type":"serviceBusTrigger","direction":"out","name":"m","queueName":"q"}]}`, err: `direction "in"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
