@@ -106,9 +106,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if _, err := os.Stat(filepath.Join(root, "handler")); err != nil {
 		return nil, errors.New("demo: ./handler is missing; build it first (make build)")
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
+	var progress io.Writer = io.Discard
+	if opts.Progress != nil {
+		// Progress lines come from the demo and from the handler's output goroutine.
+		progress = &lockedWriter{w: opts.Progress}
 	}
 	logDir := opts.LogDir
 	if logDir == "" {
@@ -461,4 +462,16 @@ func (l *logFiles) Close() {
 			_ = f.Close()
 		}
 	}
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
