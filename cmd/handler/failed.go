@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entra-purge/entra-purge/internal/app"
 	"github.com/entra-purge/entra-purge/internal/bus"
 )
 
@@ -31,16 +30,12 @@ func cmdFailed(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintln(stderr, "handler failed: --max must be at least 1")
 		return exitUsage
 	}
-	cfg, code := loadConfig(getenv, stderr)
-	if cfg == nil {
+	a, code := openApp(getenv, stderr)
+	if a == nil {
 		return code
 	}
-	a, err := app.New(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
-		return exitFailure
-	}
 	defer a.Close()
+	cfg := a.Config
 	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	msgs, err := a.Bus.PeekFailed(pctx, cfg.FailedQueue, *max)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entra-purge/entra-purge/internal/app"
 	"github.com/entra-purge/entra-purge/internal/directory"
 	"github.com/entra-purge/entra-purge/internal/purge"
 )
@@ -56,16 +55,12 @@ func cmdPurge(ctx context.Context, args []string, getenv func(string) string, st
 			return exitUsage
 		}
 	}
-	cfg, code := loadConfig(getenv, stderr)
-	if cfg == nil {
+	a, code := openApp(getenv, stderr)
+	if a == nil {
 		return code
 	}
-	a, err := app.New(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
-		return exitFailure
-	}
 	defer a.Close()
+	cfg := a.Config
 	p := *a.Processor
 	p.Policy.DryRun = p.Policy.DryRun || *dryRun
 	p.Policy.NotFoundGrace = 0 // an operator asking now wants to know now

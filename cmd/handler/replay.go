@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 
-	"github.com/entra-purge/entra-purge/internal/app"
 	"github.com/entra-purge/entra-purge/internal/bus"
 	"github.com/entra-purge/entra-purge/internal/purge"
 )
@@ -41,16 +40,12 @@ func cmdReplay(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintln(stderr, "handler replay: --max must not be negative")
 		return exitUsage
 	}
-	cfg, code := loadConfig(getenv, stderr)
-	if cfg == nil {
+	a, code := openApp(getenv, stderr)
+	if a == nil {
 		return code
 	}
-	a, err := app.New(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
-		return exitFailure
-	}
 	defer a.Close()
+	cfg := a.Config
 	res, err := a.Bus.Replay(ctx, cfg.FailedQueue, cfg.Queue, bus.ReplayOptions{
 		Reason: *reason, Max: *max, DryRun: *dryRun,
 		Progress: func(done int, m bus.FailedMessage) {

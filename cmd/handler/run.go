@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/entra-purge/entra-purge/internal/app"
 	"github.com/entra-purge/entra-purge/internal/config"
 )
 
@@ -120,6 +121,20 @@ func loadConfig(getenv func(string) string, stderr io.Writer) (*config.Config, i
 		return nil, exitConfig
 	}
 	return cfg, -1
+}
+
+// openApp loads the settings and builds the clients; on error it prints one line and returns the exit code.
+func openApp(getenv func(string) string, stderr io.Writer) (*app.App, int) {
+	cfg, code := loadConfig(getenv, stderr)
+	if cfg == nil {
+		return nil, code
+	}
+	a, err := app.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
+		return nil, exitFailure
+	}
+	return a, -1
 }
 
 func writeJSON(w io.Writer, v any) {

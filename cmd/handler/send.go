@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entra-purge/entra-purge/internal/app"
 	"github.com/entra-purge/entra-purge/internal/bus"
 	"github.com/entra-purge/entra-purge/internal/directory"
 )
@@ -52,16 +51,12 @@ func cmdSend(ctx context.Context, args []string, getenv func(string) string, std
 			return exitUsage
 		}
 	}
-	cfg, code := loadConfig(getenv, stderr)
-	if cfg == nil {
+	a, code := openApp(getenv, stderr)
+	if a == nil {
 		return code
 	}
-	a, err := app.New(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
-		return exitFailure
-	}
 	defer a.Close()
+	cfg := a.Config
 
 	type sentMsg struct {
 		ObjectID  string `json:"objectId"`
