@@ -75,7 +75,7 @@ func (s *Server) now() time.Time {
 }
 
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	start := s.now()
 	invocationID := r.Header.Get("X-Azure-Functions-InvocationId")
 	ctx, cancel := context.WithTimeout(r.Context(), s.Timeout)
 	defer cancel()
@@ -115,7 +115,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	line := s.logLine(dec, d, msg, invocationID, settled, sendErr, time.Since(start))
+	line := s.logLine(dec, d, msg, invocationID, settled, sendErr, s.now().Sub(start))
 	if sendErr != nil {
 		s.stderr("entra-purge: message %s for object %s not secured (%s), answering 500 so the host abandons it and Service Bus redelivers it: %v",
 			msg.MessageID, dec.Request.ID, dec.Outcome, sendErr)
@@ -153,7 +153,7 @@ func delivery(m *funcproto.Message, now time.Time) purge.Delivery {
 // logLine writes the invocation's one JSON line to Log and returns it for the answer's Logs.
 func (s *Server) logLine(dec purge.Decision, d purge.Delivery, m *funcproto.Message, invocationID, settled string, sendErr error, took time.Duration) string {
 	var buf bytes.Buffer
-	lg := zerolog.New(&buf).Level(s.Level).With().Timestamp().Logger()
+	lg := zerolog.New(&buf).Level(s.Level).With().Time(zerolog.TimestampFieldName, s.now()).Logger()
 	level := zerolog.InfoLevel
 	switch {
 	case sendErr != nil:
