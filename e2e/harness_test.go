@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/entra-purge/entra-purge/internal/syncio"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +21,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -91,30 +91,12 @@ func startStack(t *testing.T, opts localstack.Options) *localstack.Stack {
 	return s
 }
 
-// syncBuffer collects a child's output safely.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // handlerProc is a running handler executable.
 type handlerProc struct {
 	cmd    *exec.Cmd
 	url    string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *syncio.Buffer
+	stderr *syncio.Buffer
 	done   chan struct{}
 	exit   int
 }
@@ -141,7 +123,7 @@ func startHandler(t *testing.T, settings map[string]string) *handlerProc {
 	for k, v := range settings {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	h := &handlerProc{cmd: cmd, url: "http://127.0.0.1:" + strconv.Itoa(port), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	h := &handlerProc{cmd: cmd, url: "http://127.0.0.1:" + strconv.Itoa(port), stdout: &syncio.Buffer{}, stderr: &syncio.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = h.stdout, h.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -180,7 +162,7 @@ func startHandler(t *testing.T, settings map[string]string) *handlerProc {
 
 // waitFor waits (bounded) until the buffer holds substr: a child's output reaches us through a pipe and a
 // copying goroutine, so it can trail the HTTP answer by a moment.
-func waitFor(t *testing.T, b *syncBuffer, substr string) bool {
+func waitFor(t *testing.T, b *syncio.Buffer, substr string) bool {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(b.String(), substr) {
@@ -426,7 +408,7 @@ func runCmd(ctx context.Context, t *testing.T, settings map[string]string, stdin
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdin = strings.NewReader(stdin)
-	var out syncBuffer
+	var out syncio.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if ctx.Err() != nil {

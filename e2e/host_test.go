@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"github.com/entra-purge/entra-purge/internal/syncio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +88,7 @@ func (o *outcomes) last(id string) string {
 // runHost starts the host stand-in on root with the stack's settings and stops it at cleanup.
 func runHost(t *testing.T, root string, s *localstack.Stack, extra map[string]string, onInv func(funchost.Invocation), out *outcomes) *funchost.Host {
 	t.Helper()
-	var hostLog syncBuffer
+	var hostLog syncio.Buffer
 	h, err := funchost.New(funchost.Options{AppRoot: root, Settings: withSettings(s, extra), Stdout: &hostLog, Stderr: &hostLog,
 		HandlerStdout: out, OnInvocation: onInv, KillGrace: 2 * time.Second, DrainTimeout: 5 * time.Second})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/entra-purge/entra-purge/internal/syncio"
 	"io"
 	"os"
 	"path/filepath"
@@ -109,7 +110,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	var progress io.Writer = io.Discard
 	if opts.Progress != nil {
 		// Progress lines come from the demo and from the handler's output goroutine.
-		progress = &lockedWriter{w: opts.Progress}
+		progress = syncio.Writer(opts.Progress)
 	}
 	logDir := opts.LogDir
 	if logDir == "" {
@@ -462,16 +463,4 @@ func (l *logFiles) Close() {
 			_ = f.Close()
 		}
 	}
-}
-
-// lockedWriter serialises writes from several goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

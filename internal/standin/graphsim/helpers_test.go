@@ -152,20 +152,3 @@ func guid(n int) string {
 func deletedUser(n int, ago time.Duration) Object {
 	return Object{ID: guid(n), Type: "user", DisplayName: "User " + guid(n)[30:], UserPrincipalName: guid(n)[24:] + "@contoso.example", DeletedAt: t0.Add(-ago)}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}

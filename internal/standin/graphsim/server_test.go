@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"context"
+	"github.com/entra-purge/entra-purge/internal/syncio"
 	"net/http"
 	"regexp"
 	"slices"
@@ -638,7 +639,7 @@ func TestRestoreAndSoftDeleteRoutes(t *testing.T) {
 }
 
 func TestRequestLogJSON(t *testing.T) {
-	var buf syncBuffer
+	var buf syncio.Buffer
 	e := newEnv(t, Options{Log: &buf})
 	tok := e.token(roleUserPurge)
 	e.sim.Add(deletedUser(1, time.Hour))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/entra-purge/entra-purge/internal/syncio"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -301,7 +302,7 @@ func TestHTTPSurface(t *testing.T) {
 }
 
 func TestConcurrentRequestsAndLog(t *testing.T) {
-	var buf syncBuffer
+	var buf syncio.Buffer
 	s := New(Options{Log: &buf})
 	ts := httptest.NewServer(s)
 	defer ts.Close()
@@ -330,21 +331,4 @@ func TestConcurrentRequestsAndLog(t *testing.T) {
 	if strings.Contains(buf.String(), "eyJ") {
 		t.Error("log contains a token")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
