@@ -10,16 +10,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/entra-purge/entra-purge/internal/standin/simcmd"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
@@ -84,37 +79,11 @@ func run(args []string) error {
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(os.Stderr, "graphsim: listening on %s (set PURGE_GRAPH_ENDPOINT=%s)\n", ln.Addr(), base)
 	if *printToken {
-		var list []string
-		for _, r := range strings.Split(*roles, ",") {
-			if r = strings.TrimSpace(r); r != "" {
-				list = append(list, r)
-			}
-		}
-		tok, _, err := identity.New(identity.Options{Roles: list, SigningKey: []byte(*key)}).Issue(base)
+		tok, _, err := identity.New(identity.Options{Roles: simcmd.SplitList(*roles), SigningKey: []byte(*key)}).Issue(base)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "  export TOKEN=%s\n", tok)
 	}
-	return serve(ln, sim)
-}
-
-// serve runs h until SIGINT or SIGTERM, then shuts down gracefully.
-func serve(ln net.Listener, h http.Handler) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return simcmd.Serve(ln, sim)
 }

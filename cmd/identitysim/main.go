@@ -10,16 +10,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/entra-purge/entra-purge/internal/standin/simcmd"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/entra-purge/entra-purge/internal/standin/identity"
@@ -47,7 +42,7 @@ func run(args []string) error {
 	}
 
 	s := identity.New(identity.Options{
-		Header: *header, Roles: splitList(*roles), Lifetime: *lifetime,
+		Header: *header, Roles: simcmd.SplitList(*roles), Lifetime: *lifetime,
 		ClientID: *clientID, ObjectID: *objectID, TenantID: *tenantID,
 		SigningKey: []byte(*key), Log: os.Stdout,
 	})
@@ -56,37 +51,7 @@ func run(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "identitysim: listening on %s\n  export IDENTITY_ENDPOINT=http://%s/msi/token IDENTITY_HEADER=%s\n", ln.Addr(), ln.Addr(), s.Options().Header)
-	return serve(ln, s)
-}
-
-// serve runs h until SIGINT or SIGTERM, then shuts down gracefully.
-func serve(ln net.Listener, h http.Handler) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return simcmd.Serve(ln, s)
 }
 
 func envOr(name, def string) string {
