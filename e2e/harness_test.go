@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/entra-purge/entra-purge/internal/syncio"
 	"io"
 	"net"
 	"net/http"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
 	"github.com/entra-purge/entra-purge/internal/standin/localstack"
+	"github.com/entra-purge/entra-purge/internal/syncio"
 )
 
 var (

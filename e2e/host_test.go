@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"github.com/entra-purge/entra-purge/internal/syncio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
 	"github.com/entra-purge/entra-purge/internal/standin/localstack"
 	"github.com/entra-purge/entra-purge/internal/standin/sbemu"
+	"github.com/entra-purge/entra-purge/internal/syncio"
 )
 
 // hostRoot makes a function app root — host.json, purge/function.json, the handler — as `make package`

@@ -12,13 +12,13 @@ package main
 import (
 	"flag"
 	"fmt"
-	"github.com/entra-purge/entra-purge/internal/standin/simcmd"
 	"net"
 	"os"
 	"time"
 
 	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
 	"github.com/entra-purge/entra-purge/internal/standin/identity"
+	"github.com/entra-purge/entra-purge/internal/standin/simcmd"
 )
 
 func main() {

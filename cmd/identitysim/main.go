@@ -12,12 +12,12 @@ package main
 import (
 	"flag"
 	"fmt"
-	"github.com/entra-purge/entra-purge/internal/standin/simcmd"
 	"net"
 	"os"
 	"time"
 
 	"github.com/entra-purge/entra-purge/internal/standin/identity"
+	"github.com/entra-purge/entra-purge/internal/standin/simcmd"
 )
 
 func main() {

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/entra-purge/entra-purge/internal/syncio"
 	"io"
 	"os"
 	"path/filepath"
@@ -27,6 +26,7 @@ import (
 	"github.com/entra-purge/entra-purge/internal/standin/funchost"
 	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
 	"github.com/entra-purge/entra-purge/internal/standin/localstack"
+	"github.com/entra-purge/entra-purge/internal/syncio"
 )
 
 // Scenario is one demo message and what it must come to.

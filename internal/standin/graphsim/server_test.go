@@ -2,7 +2,6 @@ package graphsim
 
 import (
 	"context"
-	"github.com/entra-purge/entra-purge/internal/syncio"
 	"net/http"
 	"regexp"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/entra-purge/entra-purge/internal/standin/identity"
+	"github.com/entra-purge/entra-purge/internal/syncio"
 )
 
 const (

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/entra-purge/entra-purge/internal/syncio"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +19,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/uuid"
+
+	"github.com/entra-purge/entra-purge/internal/syncio"
 )
 
 // start serves s at /msi/token and points azidentity's App Service source at it.
