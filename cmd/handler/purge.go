@@ -49,11 +49,8 @@ func cmdPurge(ctx context.Context, args []string, getenv func(string) string, st
 	if code >= 0 {
 		return code
 	}
-	if *typ != "" {
-		if _, err := directory.ParseType(*typ); err != nil {
-			fmt.Fprintf(stderr, "handler purge: --type: %v\n", err)
-			return exitUsage
-		}
+	if *typ, code = canonicalType("purge", *typ, stderr); code >= 0 {
+		return code
 	}
 	a, code := openApp(getenv, stderr)
 	if a == nil {
@@ -100,6 +97,19 @@ func cmdPurge(ctx context.Context, args []string, getenv func(string) string, st
 		writeJSON(stdout, results)
 	}
 	return worst
+}
+
+// canonicalType validates a --type value and returns its canonical spelling ("" stays "").
+func canonicalType(cmd, s string, stderr io.Writer) (string, int) {
+	if s == "" {
+		return "", -1
+	}
+	t, err := directory.ParseType(s)
+	if err != nil {
+		fmt.Fprintf(stderr, "handler %s: --type: %v\n", cmd, err)
+		return "", exitUsage
+	}
+	return string(t), -1
 }
 
 // readIDs validates every id before anything is done; "-" reads ids from stdin, one per line.

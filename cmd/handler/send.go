@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/entra-purge/entra-purge/internal/bus"
-	"github.com/entra-purge/entra-purge/internal/directory"
 )
 
 const sendHelp = `
@@ -37,13 +36,8 @@ func cmdSend(ctx context.Context, args []string, getenv func(string) string, std
 	if code >= 0 {
 		return code
 	}
-	if *typ != "" {
-		t, err := directory.ParseType(*typ)
-		if err != nil {
-			fmt.Fprintf(stderr, "handler send: --type: %v\n", err)
-			return exitUsage
-		}
-		*typ = string(t)
+	if *typ, code = canonicalType("send", *typ, stderr); code >= 0 {
+		return code
 	}
 	if *notBefore != "" {
 		if _, err := time.Parse(time.RFC3339, *notBefore); err != nil {
