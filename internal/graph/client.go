@@ -9,6 +9,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,15 +97,12 @@ func NewClient(endpoint string, cred azcore.TokenCredential, opts *ClientOptions
 	return &Client{pl: pl, base: endpoint + "/v1.0"}, nil
 }
 
-// headersPolicy sets the request headers Graph asks clients to send. One client-request-id per logical call
-// (it runs before the retry policy), so retries of one call share an id and can be found together.
+// headersPolicy sets the request headers Graph asks every client to send. (The client-request-id is set
+// once per logical call in do, so retries — in-process, and the one after a 401 — share it.)
 type headersPolicy struct{}
 
 func (headersPolicy) Do(req *policy.Request) (*http.Response, error) {
 	h := req.Raw().Header
-	if h.Get("client-request-id") == "" {
-		h.Set("client-request-id", uuid.NewString())
-	}
 	h.Set("Accept", "application/json")
 	// Purges are background work: ask Graph to throttle them before interactive traffic (graph.md §4.2).
 	h.Set("x-ms-throttle-priority", "Low")
@@ -133,7 +131,10 @@ type DeletedItem struct {
 // GetDeletedItem reads GET /directory/deletedItems/{id}. A 404 is returned as an *Error like any other.
 func (c *Client) GetDeletedItem(ctx context.Context, id directory.ObjectID) (DeletedItem, Result, error) {
 	var item DeletedItem
-	res, body, err := c.do(ctx, http.MethodGet, id, http.StatusOK)
+	if id.IsZero() {
+		return item, Result{}, errors.New("graph: GET with an empty object id")
+	}
+	res, body, err := c.do(ctx, http.MethodGet, id.String(), "", http.StatusOK)
 	if err != nil {
 		return item, res, err
 	}
@@ -182,17 +183,20 @@ func (c *Client) GetDeletedItem(ctx context.Context, id directory.ObjectID) (Del
 
 // PurgeDeletedItem permanently deletes the object: DELETE /directory/deletedItems/{id}, 204 on success.
 func (c *Client) PurgeDeletedItem(ctx context.Context, id directory.ObjectID) (Result, error) {
-	res, _, err := c.do(ctx, http.MethodDelete, id, http.StatusNoContent)
+	if id.IsZero() {
+		return Result{}, errors.New("graph: DELETE with an empty object id")
+	}
+	res, _, err := c.do(ctx, http.MethodDelete, id.String(), "", http.StatusNoContent)
 	return res, err
 }
 
 // do runs one call. A 401 is tried once more: the bearer-token policy drops its cached token on a 401, so
 // the second try carries a freshly acquired one (DESIGN.md §3: "401 after a fresh token").
-func (c *Client) do(ctx context.Context, method string, id directory.ObjectID, want int) (Result, []byte, error) {
-	if id.IsZero() {
-		return Result{}, nil, fmt.Errorf("graph: %s with an empty object id", method)
-	}
-	url := c.base + "/directory/deletedItems/" + id.String()
+//
+// item is the path segment after /directory/deletedItems/: a validated object id, or a type cast built from
+// a known directory.Type — never text from outside.
+func (c *Client) do(ctx context.Context, method, item, query string, want int) (Result, []byte, error) {
+	url := c.base + "/directory/deletedItems/" + item + query
 	clientRequestID := uuid.NewString()
 	var resp *http.Response
 	for try := 1; ; try++ {
@@ -203,7 +207,7 @@ func (c *Client) do(ctx context.Context, method string, id directory.ObjectID, w
 		req.Raw().Header.Set("client-request-id", clientRequestID)
 		resp, err = c.pl.Do(req)
 		if err != nil {
-			return Result{ClientRequestID: clientRequestID}, nil, &CallError{Method: method, ObjectID: id.String(), Err: err}
+			return Result{ClientRequestID: clientRequestID}, nil, &CallError{Method: method, ObjectID: item, Err: err}
 		}
 		if resp.StatusCode == http.StatusUnauthorized && try == 1 {
 			runtime.Drain(resp)
@@ -218,10 +222,10 @@ func (c *Client) do(ctx context.Context, method string, id directory.ObjectID, w
 		res.ClientRequestID = clientRequestID
 	}
 	if err != nil {
-		return res, nil, &CallError{Method: method, ObjectID: id.String(), Err: fmt.Errorf("reading the answer: %w", err)}
+		return res, nil, &CallError{Method: method, ObjectID: item, Err: fmt.Errorf("reading the answer: %w", err)}
 	}
 	if resp.StatusCode != want {
-		return res, nil, newError(method, id.String(), resp, body, res)
+		return res, nil, newError(method, item, resp, body, res)
 	}
 	return res, body, nil
 }
@@ -262,22 +266,10 @@ func (m markedCredential) GetToken(ctx context.Context, opts policy.TokenRequest
 // ProbeDeletedItems lists at most one deleted object of type t (GET /directory/deletedItems/microsoft.graph.{t}?$top=1).
 // `handler check` uses it to prove that Graph is reachable and that the identity may read the recycle bin.
 func (c *Client) ProbeDeletedItems(ctx context.Context, t directory.Type) (Result, error) {
-	if _, err := directory.ParseType(string(t)); err != nil {
-		return Result{}, err
-	}
-	req, err := runtime.NewRequest(ctx, http.MethodGet, c.base+"/directory/deletedItems/microsoft.graph."+string(t)+"?$top=1")
+	known, err := directory.ParseType(string(t))
 	if err != nil {
 		return Result{}, err
 	}
-	resp, err := c.pl.Do(req)
-	if err != nil {
-		return Result{}, &CallError{Method: http.MethodGet, ObjectID: "microsoft.graph." + string(t), Err: err}
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	res := Result{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("request-id"), ClientRequestID: resp.Header.Get("client-request-id")}
-	if resp.StatusCode != http.StatusOK {
-		return res, newError(http.MethodGet, "microsoft.graph."+string(t), resp, body, res)
-	}
-	return res, nil
+	res, _, err := c.do(ctx, http.MethodGet, "microsoft.graph."+string(known), "?$top=1", http.StatusOK)
+	return res, err
 }
