@@ -287,32 +287,22 @@ func busClient(t *testing.T, s *localstack.Stack) *azservicebus.Client {
 // receiveAll takes (and completes) every message that arrives on queue within wait.
 func receiveAll(t *testing.T, c *azservicebus.Client, queue string, wait time.Duration) []*azservicebus.ReceivedMessage {
 	t.Helper()
-	r, err := c.NewReceiverForQueue(queue, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(context.Background())
-	var out []*azservicebus.ReceivedMessage
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		msgs, err := r.ReceiveMessages(ctx, 10, nil)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			t.Fatal(err)
-		}
-		for _, m := range msgs {
-			if err := r.CompleteMessage(context.Background(), m, nil); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, m)
-		}
-	}
-	return out
+	return receive(t, c, queue, 0, wait)
 }
 
 // receiveN waits (bounded) until n messages arrived on queue and returns them, completed.
 func receiveN(t *testing.T, c *azservicebus.Client, queue string, n int, wait time.Duration) []*azservicebus.ReceivedMessage {
+	t.Helper()
+	out := receive(t, c, queue, n, wait)
+	if len(out) < n {
+		t.Fatalf("got %d of %d messages on %s within %s", len(out), n, queue, wait)
+	}
+	return out
+}
+
+// receive takes and completes messages from queue until it has n of them (any number when n is 0) or wait
+// has passed.
+func receive(t *testing.T, c *azservicebus.Client, queue string, n int, wait time.Duration) []*azservicebus.ReceivedMessage {
 	t.Helper()
 	r, err := c.NewReceiverForQueue(queue, nil)
 	if err != nil {
@@ -320,14 +310,16 @@ func receiveN(t *testing.T, c *azservicebus.Client, queue string, n int, wait ti
 	}
 	defer r.Close(context.Background())
 	var out []*azservicebus.ReceivedMessage
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for len(out) < n {
-		msgs, err := r.ReceiveMessages(ctx, n-len(out), nil)
-		if ctx.Err() != nil {
-			t.Fatalf("got %d of %d messages on %s within %s", len(out), n, queue, wait)
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) && (n == 0 || len(out) < n) {
+		batch := 10
+		if n > 0 {
+			batch = n - len(out)
 		}
-		if err != nil {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		msgs, err := r.ReceiveMessages(ctx, batch, nil)
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			t.Fatal(err)
 		}
 		for _, m := range msgs {
