@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/entra-purge/entra-purge/internal/bus"
+	purgemsg "github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
 	"github.com/entra-purge/entra-purge/internal/standin/localstack"
 )
@@ -97,7 +97,7 @@ func TestCLIFailedAndReplay(t *testing.T) {
 	}
 	h := startHandler(t, s.Settings)
 	for _, u := range users {
-		if a := h.invoke(t, message{Body: []byte(u.ID), Props: map[string]any{bus.PropAttempt: int64(2), bus.PropOriginalMessageID: "orig-" + u.ID[:4]}}); a.Line["deadLetterReason"] != "Forbidden" {
+		if a := h.invoke(t, message{Body: []byte(u.ID), Props: map[string]any{purgemsg.PropAttempt: int64(2), purgemsg.PropOriginalMessageID: "orig-" + u.ID[:4]}}); a.Line["deadLetterReason"] != "Forbidden" {
 			t.Fatalf("%v", a.Line)
 		}
 	}
@@ -108,7 +108,7 @@ func TestCLIFailedAndReplay(t *testing.T) {
 		t.Fatalf("failed: exit %d\n%s", code, out)
 	}
 	out, code = cli(t, s, "", "failed", "--output", "json")
-	var listed []bus.FailedMessage
+	var listed []purgemsg.FailedMessage
 	if err := json.Unmarshal([]byte(out), &listed); err != nil || code != 0 || len(listed) != 3 {
 		t.Fatalf("failed --output json: %v\n%s", err, out)
 	}
@@ -133,7 +133,7 @@ func TestCLIFailedAndReplay(t *testing.T) {
 	}
 	out, code = cli(t, s, "", "replay", "--reason", "Forbidden", "--output", "json")
 	var rep struct {
-		Replayed []bus.FailedMessage
+		Replayed []purgemsg.FailedMessage
 		Count    int
 		Skipped  int
 	}
@@ -141,7 +141,7 @@ func TestCLIFailedAndReplay(t *testing.T) {
 		t.Fatalf("replay: exit %d %v\n%s", code, err, out)
 	}
 	left := peek(t, c, "purge-failed")
-	if len(left) != 1 || left[0].ApplicationProperties[bus.PropDeadLetterReason] != "InvalidMessage" {
+	if len(left) != 1 || left[0].ApplicationProperties[purgemsg.PropDeadLetterReason] != "InvalidMessage" {
 		t.Fatalf("left on the failure queue: %d", len(left))
 	}
 	moved := receiveN(t, c, "purge-requests", 2, 10*time.Second)
@@ -153,7 +153,7 @@ func TestCLIFailedAndReplay(t *testing.T) {
 		if !replayedIDs[strings.TrimSpace(string(m.Body))] {
 			t.Errorf("moved %q, which replay did not report", m.Body)
 		}
-		if _, ok := m.ApplicationProperties[bus.PropAttempt]; ok || m.ApplicationProperties[bus.PropReplayOf] == nil {
+		if _, ok := m.ApplicationProperties[purgemsg.PropAttempt]; ok || m.ApplicationProperties[purgemsg.PropReplayOf] == nil {
 			t.Errorf("replayed copy props %v", m.ApplicationProperties)
 		}
 		if a := h.invoke(t, fromReceived(m)); a.Line["outcome"] != "purged" || a.Line["attempt"] != 1.0 {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/entra-purge/entra-purge/internal/bus"
+	purgemsg "github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
 	"github.com/entra-purge/entra-purge/internal/standin/localstack"
 	"github.com/entra-purge/entra-purge/internal/standin/sbemu"
@@ -83,11 +83,11 @@ func TestInvalidMessagesNeverReachGraph(t *testing.T) {
 	for _, m := range got {
 		seen[string(m.Body)] = true
 		p := m.ApplicationProperties
-		if p[bus.PropDeadLetterReason] != "InvalidMessage" || p[bus.PropAttempts] != int64(1) || p[bus.PropOriginalMessageID] == "" ||
-			p[bus.PropFailedAt] == "" || *m.CorrelationID != "corr" || !strings.Contains(p[bus.PropDeadLetterDescription].(string), "not a purge request") {
+		if p[purgemsg.PropDeadLetterReason] != "InvalidMessage" || p[purgemsg.PropAttempts] != int64(1) || p[purgemsg.PropOriginalMessageID] == "" ||
+			p[purgemsg.PropFailedAt] == "" || *m.CorrelationID != "corr" || !strings.Contains(p[purgemsg.PropDeadLetterDescription].(string), "not a purge request") {
 			t.Errorf("failure message %q: %v", m.Body, p)
 		}
-		for _, k := range []string{bus.PropObjectID, bus.PropGraphStatus, bus.PropGraphErrorCode, bus.PropGraphRequestID} {
+		for _, k := range []string{purgemsg.PropObjectID, purgemsg.PropGraphStatus, purgemsg.PropGraphErrorCode, purgemsg.PropGraphRequestID} {
 			if _, ok := p[k]; !ok {
 				t.Errorf("failure message lacks %s", k)
 			}
@@ -119,9 +119,9 @@ func TestReplicationLagThenPurged(t *testing.T) {
 	}
 	copies := receiveN(t, c, "purge-requests", 1, 15*time.Second)
 	cp := copies[0]
-	if cp.ScheduledEnqueueTime == nil || cp.ApplicationProperties[bus.PropAttempt] != int64(2) ||
-		cp.ApplicationProperties[bus.PropOriginalMessageID] != "first-msg" || cp.ApplicationProperties[bus.PropFirstRequested] == nil ||
-		cp.MessageID != bus.RetryMessageID("first-msg", 2, time.Time{}) || string(cp.Body) != string(body(obj.ID)) {
+	if cp.ScheduledEnqueueTime == nil || cp.ApplicationProperties[purgemsg.PropAttempt] != int64(2) ||
+		cp.ApplicationProperties[purgemsg.PropOriginalMessageID] != "first-msg" || cp.ApplicationProperties[purgemsg.PropFirstRequested] == nil ||
+		cp.MessageID != purgemsg.RetryMessageID("first-msg", 2, time.Time{}) || string(cp.Body) != string(body(obj.ID)) {
 		t.Fatalf("retry copy %+v %v", cp, cp.ApplicationProperties)
 	}
 	a = h.invoke(t, fromReceived(cp))
@@ -184,8 +184,8 @@ func TestThrottling(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].ScheduledEnqueueTime == nil || msgs[0].ScheduledEnqueueTime.Before(before.Add(119*time.Second)) {
 		t.Fatalf("scheduled copy %+v", msgs)
 	}
-	if !strings.Contains(msgs[0].ApplicationProperties[bus.PropLastError].(string), "429") {
-		t.Errorf("PurgeLastError %v", msgs[0].ApplicationProperties[bus.PropLastError])
+	if !strings.Contains(msgs[0].ApplicationProperties[purgemsg.PropLastError].(string), "429") {
+		t.Errorf("PurgeLastError %v", msgs[0].ApplicationProperties[purgemsg.PropLastError])
 	}
 }
 
@@ -215,8 +215,8 @@ func TestRetriesExhausted(t *testing.T) {
 	}
 	f := receiveN(t, c, "purge-failed", 1, 10*time.Second)[0]
 	p := f.ApplicationProperties
-	if p[bus.PropDeadLetterReason] != "RetriesExhausted" || p[bus.PropAttempts] != int64(3) || p[bus.PropOriginalMessageID] != "orig-503" ||
-		p[bus.PropGraphStatus] != int64(503) || p[bus.PropGraphErrorCode] != "ServiceUnavailable" || p[bus.PropGraphRequestID] == "" {
+	if p[purgemsg.PropDeadLetterReason] != "RetriesExhausted" || p[purgemsg.PropAttempts] != int64(3) || p[purgemsg.PropOriginalMessageID] != "orig-503" ||
+		p[purgemsg.PropGraphStatus] != int64(503) || p[purgemsg.PropGraphErrorCode] != "ServiceUnavailable" || p[purgemsg.PropGraphRequestID] == "" {
 		t.Errorf("failure %v", p)
 	}
 	if s.Graph.Purged(obj.ID) {
@@ -241,8 +241,8 @@ func TestGraphRefusals(t *testing.T) {
 	msgs := receiveN(t, busClient(t, s), "purge-failed", 2, 10*time.Second)
 	for _, m := range msgs {
 		p := m.ApplicationProperties
-		if p[bus.PropDeadLetterReason] == "Forbidden" && !strings.Contains(p[bus.PropDeadLetterDescription].(string), "User.DeleteRestore.All") {
-			t.Errorf("Forbidden does not name the permission: %s", p[bus.PropDeadLetterDescription])
+		if p[purgemsg.PropDeadLetterReason] == "Forbidden" && !strings.Contains(p[purgemsg.PropDeadLetterDescription].(string), "User.DeleteRestore.All") {
+			t.Errorf("Forbidden does not name the permission: %s", p[purgemsg.PropDeadLetterDescription])
 		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/entra-purge/entra-purge/internal/bus"
+	purgemsg "github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
 	"github.com/entra-purge/entra-purge/internal/standin/localstack"
 )
@@ -68,7 +68,7 @@ func TestPolicyRefusals(t *testing.T) {
 	msgs := receiveN(t, busClient(t, s), "purge-failed", len(cases), 15*time.Second)
 	reasons := map[string]int{}
 	for _, m := range msgs {
-		reasons[m.ApplicationProperties[bus.PropDeadLetterReason].(string)]++
+		reasons[m.ApplicationProperties[purgemsg.PropDeadLetterReason].(string)]++
 	}
 	if reasons["TypeNotAllowed"] != 2 || reasons["Protected"] != 1 || reasons["TypeMismatch"] != 1 || reasons["SyncedObject"] != 1 {
 		t.Errorf("reasons on the failure queue: %v", reasons)
@@ -118,7 +118,7 @@ func TestDeferrals(t *testing.T) {
 		{"hard-delete protection", protectedApp.ID, protectedApp.DeletedAt.Add(7 * 24 * time.Hour)},
 	}
 	for _, ch := range checks {
-		a := h.invoke(t, message{Body: []byte(ch.body), Props: map[string]any{bus.PropAttempt: int64(2)}})
+		a := h.invoke(t, message{Body: []byte(ch.body), Props: map[string]any{purgemsg.PropAttempt: int64(2)}})
 		if a.Line["outcome"] != "retry-scheduled" || a.Line["deferred"] != true || a.Line["nextAttempt"] != 2.0 {
 			t.Errorf("%s: %v", ch.name, a.Line)
 		}
@@ -138,7 +138,7 @@ func TestDeferrals(t *testing.T) {
 		for _, cp := range copies {
 			if string(cp.Body) == ch.body {
 				found = true
-				if cp.ScheduledEnqueueTime == nil || cp.ScheduledEnqueueTime.Sub(ch.due).Abs() > 2*time.Second || cp.ApplicationProperties[bus.PropAttempt] != int64(2) {
+				if cp.ScheduledEnqueueTime == nil || cp.ScheduledEnqueueTime.Sub(ch.due).Abs() > 2*time.Second || cp.ApplicationProperties[purgemsg.PropAttempt] != int64(2) {
 					t.Errorf("%s: scheduled %v (want %v), props %v", ch.name, cp.ScheduledEnqueueTime, ch.due, cp.ApplicationProperties)
 				}
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -11,10 +10,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/entra-purge/entra-purge/internal/app"
 	"github.com/entra-purge/entra-purge/internal/config"
 	"github.com/entra-purge/entra-purge/internal/directory"
-	"github.com/entra-purge/entra-purge/internal/graph"
 	"github.com/entra-purge/entra-purge/internal/token"
 )
 
@@ -67,7 +64,7 @@ func cmdCheck(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	add("settings", "ok", "all settings valid")
 
-	a, err := app.New(cfg)
+	a, err := newApp(cfg)
 	if err != nil {
 		add("identity", "fail", "%v", err)
 		return finishCheck(f, stdout, cfg, lines)
@@ -75,7 +72,7 @@ func cmdCheck(ctx context.Context, args []string, getenv func(string) string, st
 	defer a.Close()
 
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	tk, err := a.Cred.GetToken(tctx, policy.TokenRequestOptions{Scopes: []string{cfg.GraphScope}})
+	tk, err := a.cred.GetToken(tctx, policy.TokenRequestOptions{Scopes: []string{cfg.GraphScope}})
 	cancel()
 	var roles []string
 	if err != nil {
@@ -91,14 +88,13 @@ func cmdCheck(ctx context.Context, args []string, getenv func(string) string, st
 
 	for _, t := range cfg.AllowedTypes {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		res, err := a.Graph.ProbeDeletedItems(pctx, t)
+		call, err := a.graph.ProbeDeletedItems(pctx, t)
 		cancel()
-		var ge *graph.Error
 		switch {
 		case err == nil:
-			add("graph", "ok", "%s: read deleted %s objects (request-id %s)", cfg.GraphEndpoint, t, res.RequestID)
-		case errors.As(err, &ge) && (ge.StatusCode == 401 || ge.StatusCode == 403):
-			add("graph", "fail", "%s: reading deleted %s objects was refused (%d %s): grant %s", cfg.GraphEndpoint, t, ge.StatusCode, ge.Code, t.ReadPermission())
+			add("graph", "ok", "%s: read deleted %s objects (request-id %s)", cfg.GraphEndpoint, t, call.RequestID)
+		case directory.KindOf(err) == directory.Forbidden:
+			add("graph", "fail", "%s: reading deleted %s objects was refused (%d %s): grant %s", cfg.GraphEndpoint, t, call.Status, call.Code, t.ReadPermission())
 		default:
 			add("graph", "fail", "%s: %v", cfg.GraphEndpoint, firstLine(err))
 		}
@@ -106,7 +102,7 @@ func cmdCheck(ctx context.Context, args []string, getenv func(string) string, st
 
 	for _, q := range []string{cfg.Queue, cfg.FailedQueue} {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := a.Bus.Peek(pctx, q, 1)
+		_, err := a.bus.Peek(pctx, q, 1)
 		cancel()
 		if err != nil {
 			add("service bus", "fail", "queue %s: %v", q, firstLine(err))

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entra-purge/entra-purge/internal/bus"
+	"github.com/entra-purge/entra-purge/internal/message"
 )
 
 const failedHelp = `
@@ -35,18 +35,19 @@ func cmdFailed(ctx context.Context, args []string, getenv func(string) string, s
 		return code
 	}
 	defer a.Close()
-	cfg := a.Config
+	cfg := a.cfg
 	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	msgs, err := a.Bus.PeekFailed(pctx, cfg.FailedQueue, *max)
+	peeked, err := a.bus.Peek(pctx, cfg.FailedQueue, *max)
 	if err != nil {
 		fmt.Fprintf(stderr, "handler failed: %v\n", err)
 		return exitFailure
 	}
+	msgs := make([]message.FailedMessage, 0, len(peeked))
+	for _, d := range peeked {
+		msgs = append(msgs, d.Failed())
+	}
 	if f.json() {
-		if msgs == nil {
-			msgs = []bus.FailedMessage{}
-		}
 		writeJSON(stdout, msgs)
 		return exitOK
 	}

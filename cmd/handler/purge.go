@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -49,7 +48,8 @@ func cmdPurge(ctx context.Context, args []string, getenv func(string) string, st
 	if code >= 0 {
 		return code
 	}
-	if *typ, code = canonicalType("purge", *typ, stderr); code >= 0 {
+	expected, code := parseTypeFlag("purge", *typ, stderr)
+	if code >= 0 {
 		return code
 	}
 	a, code := openApp(getenv, stderr)
@@ -57,26 +57,26 @@ func cmdPurge(ctx context.Context, args []string, getenv func(string) string, st
 		return code
 	}
 	defer a.Close()
-	cfg := a.Config
-	p := *a.Processor
-	p.Policy.DryRun = p.Policy.DryRun || *dryRun
-	p.Policy.NotFoundGrace = 0 // an operator asking now wants to know now
+	cfg := a.cfg
+	policy := policyOf(cfg)
+	policy.DryRun = policy.DryRun || *dryRun
+	policy.NotFoundGrace = 0 // an operator asking now wants to know now
+	p := a.processor(policy)
 
 	var results []purgeResult
 	worst := exitOK
 	for i, id := range ids {
-		body, _ := json.Marshal(map[string]string{"id": id.String(), "type": *typ})
+		req := purge.Request{ID: id, Type: expected}
 		callCtx, cancel := context.WithTimeout(ctx, cfg.InvocationTimeout)
-		dec := p.Decide(callCtx, purge.Delivery{Body: body, Attempt: 1, FirstRequested: time.Now().Add(-time.Hour)})
+		dec := p.Decide(callCtx, req, purge.Attempt{Number: 1, FirstRequested: time.Now().Add(-time.Hour)})
 		cancel()
 		r := purgeResult{ObjectID: id.String(), ObjectType: string(dec.ObjectType), Outcome: string(dec.Outcome), Reason: string(dec.Reason),
-			Description: dec.Description, GraphStatus: dec.Graph.Status, GraphRequestID: dec.Graph.RequestID}
+			Description: dec.DescriptionNotRetried(), GraphStatus: dec.Graph.Status, GraphRequestID: dec.Graph.RequestID}
 		switch dec.Outcome {
 		case purge.Failed:
 			worst = exitFailure
 		case purge.RetryScheduled:
 			r.Outcome = "retry-later"
-			r.Description = strings.Replace(r.Description, "Retry scheduled for", "Not retried (run again after", 1)
 			if worst == exitOK {
 				worst = exitRetryLater
 			}
@@ -99,8 +99,8 @@ func cmdPurge(ctx context.Context, args []string, getenv func(string) string, st
 	return worst
 }
 
-// canonicalType validates a --type value and returns its canonical spelling ("" stays "").
-func canonicalType(cmd, s string, stderr io.Writer) (string, int) {
+// parseTypeFlag validates a --type value ("" means none given).
+func parseTypeFlag(cmd, s string, stderr io.Writer) (directory.Type, int) {
 	if s == "" {
 		return "", -1
 	}
@@ -109,7 +109,7 @@ func canonicalType(cmd, s string, stderr io.Writer) (string, int) {
 		fmt.Fprintf(stderr, "handler %s: --type: %v\n", cmd, err)
 		return "", exitUsage
 	}
-	return string(t), -1
+	return t, -1
 }
 
 // readIDs validates every id before anything is done; "-" reads ids from stdin, one per line.

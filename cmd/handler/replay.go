@@ -4,20 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
+	"strings"
 
 	"github.com/entra-purge/entra-purge/internal/bus"
+	"github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/internal/purge"
 )
 
-const replayHelp = `
+var replayHelp = `
 Moves messages from the failure queue back to the trigger queue, after the cause is fixed (a permission
 granted, a policy changed). Each message is removed from the failure queue only after its copy was sent,
 so an interrupted replay loses nothing. A replayed request starts afresh: attempt 1, a new not-found
 grace window. --dry-run lists what would move and moves nothing.
 
-Reasons: InvalidMessage, Protected, TypeNotAllowed, TypeMismatch, SyncedObject, Forbidden, GraphRejected,
-RetriesExhausted.
+Reasons: ` + reasonList() + `.
 
 Examples:
   handler replay --reason Forbidden --dry-run
@@ -32,9 +32,14 @@ func cmdReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if code := f.parse(args, stdout); code >= 0 {
 		return code
 	}
-	if *reason != "" && !slices.Contains(purge.Reasons, purge.Reason(*reason)) {
-		fmt.Fprintf(stderr, "handler replay: --reason %q is not a failure reason; see handler help replay\n", *reason)
-		return exitUsage
+	var only purge.Reason
+	if *reason != "" {
+		r, ok := purge.ParseReason(*reason)
+		if !ok {
+			fmt.Fprintf(stderr, "handler replay: --reason %q is not a failure reason (%s)\n", *reason, reasonList())
+			return exitUsage
+		}
+		only = r
 	}
 	if *max < 0 {
 		fmt.Fprintln(stderr, "handler replay: --max must not be negative")
@@ -45,10 +50,10 @@ func cmdReplay(ctx context.Context, args []string, getenv func(string) string, s
 		return code
 	}
 	defer a.Close()
-	cfg := a.Config
-	res, err := a.Bus.Replay(ctx, cfg.FailedQueue, cfg.Queue, bus.ReplayOptions{
-		Reason: *reason, Max: *max, DryRun: *dryRun,
-		Progress: func(done int, m bus.FailedMessage) {
+	cfg := a.cfg
+	res, err := a.bus.Replay(ctx, cfg.FailedQueue, cfg.Queue, bus.ReplayOptions{
+		Reason: only, Max: *max, DryRun: *dryRun,
+		Progress: func(done int, m message.FailedMessage) {
 			if !f.json() {
 				fmt.Fprintf(stdout, "replayed %s (%s, %s)\n", orDash(m.ObjectID), m.Reason, m.MessageID)
 			}
@@ -58,7 +63,7 @@ func cmdReplay(ctx context.Context, args []string, getenv func(string) string, s
 		},
 	})
 	if res.Replayed == nil {
-		res.Replayed = []bus.FailedMessage{}
+		res.Replayed = []message.FailedMessage{}
 	}
 	if f.json() {
 		writeJSON(stdout, map[string]any{"dryRun": *dryRun, "from": cfg.FailedQueue, "to": cfg.Queue, "replayed": res.Replayed,
@@ -80,6 +85,15 @@ func cmdReplay(ctx context.Context, args []string, getenv func(string) string, s
 		return exitFailure
 	}
 	return exitOK
+}
+
+// reasonList names every failure reason, from the one list.
+func reasonList() string {
+	names := make([]string, len(purge.Reasons))
+	for i, r := range purge.Reasons {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
 }
 
 func errString(err error) string {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/entra-purge/entra-purge/internal/app"
 	"github.com/entra-purge/entra-purge/internal/config"
 )
 
@@ -124,12 +123,12 @@ func loadConfig(getenv func(string) string, stderr io.Writer) (*config.Config, i
 }
 
 // openApp loads the settings and builds the clients; on error it prints one line and returns the exit code.
-func openApp(getenv func(string) string, stderr io.Writer) (*app.App, int) {
+func openApp(getenv func(string) string, stderr io.Writer) (*app, int) {
 	cfg, code := loadConfig(getenv, stderr)
 	if cfg == nil {
 		return nil, code
 	}
-	a, err := app.New(cfg)
+	a, err := newApp(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
 		return nil, exitFailure

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entra-purge/entra-purge/internal/bus"
+	"github.com/entra-purge/entra-purge/internal/message"
 )
 
 const sendHelp = `
@@ -36,7 +36,8 @@ func cmdSend(ctx context.Context, args []string, getenv func(string) string, std
 	if code >= 0 {
 		return code
 	}
-	if *typ, code = canonicalType("send", *typ, stderr); code >= 0 {
+	expected, code := parseTypeFlag("send", *typ, stderr)
+	if code >= 0 {
 		return code
 	}
 	if *notBefore != "" {
@@ -50,7 +51,7 @@ func cmdSend(ctx context.Context, args []string, getenv func(string) string, std
 		return code
 	}
 	defer a.Close()
-	cfg := a.Config
+	cfg := a.cfg
 
 	type sentMsg struct {
 		ObjectID  string `json:"objectId"`
@@ -60,15 +61,15 @@ func cmdSend(ctx context.Context, args []string, getenv func(string) string, std
 	var sent []sentMsg
 	for i, id := range ids {
 		req := map[string]string{"id": id.String()}
-		for k, v := range map[string]string{"type": *typ, "reason": *reason, "requestedBy": *requestedBy, "correlationId": *correlationID, "notBefore": *notBefore} {
+		for k, v := range map[string]string{"type": string(expected), "reason": *reason, "requestedBy": *requestedBy, "correlationId": *correlationID, "notBefore": *notBefore} {
 			if v = strings.TrimSpace(v); v != "" {
 				req[k] = v
 			}
 		}
 		body, _ := json.Marshal(req)
-		msg := bus.RequestMessage(body, *correlationID)
+		msg := message.NewRequest(body, *correlationID)
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := a.Bus.Send(sctx, cfg.Queue, msg)
+		err := a.bus.Send(sctx, cfg.Queue, msg)
 		cancel()
 		if err != nil {
 			fmt.Fprintf(stderr, "handler send: %s: %v (sent %d of %d)\n", id, err, len(sent), len(ids))
@@ -77,9 +78,9 @@ func cmdSend(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			return exitFailure
 		}
-		sent = append(sent, sentMsg{id.String(), *msg.MessageID, cfg.Queue})
+		sent = append(sent, sentMsg{id.String(), msg.MessageID, cfg.Queue})
 		if !f.json() {
-			fmt.Fprintf(stdout, "sent %s to %s (message %s)\n", id, cfg.Queue, *msg.MessageID)
+			fmt.Fprintf(stdout, "sent %s to %s (message %s)\n", id, cfg.Queue, msg.MessageID)
 		}
 		if len(ids) > 20 && (i+1)%20 == 0 {
 			fmt.Fprintf(stderr, "send: %d/%d sent\n", i+1, len(ids))

@@ -12,7 +12,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/entra-purge/entra-purge/internal/app"
 	"github.com/entra-purge/entra-purge/internal/config"
 	"github.com/entra-purge/entra-purge/internal/server"
 )
@@ -27,18 +26,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return code
 	}
 	log := zerolog.New(stdout).Level(cfg.LogLevel).With().Timestamp().Logger()
-	a, err := app.New(cfg)
+	a, err := newApp(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
 		return exitFailure
 	}
 	defer a.Close()
 
-	srv := &server.Server{
-		Processor: a.Processor, Bus: a.Bus, Queue: cfg.Queue, FailedQueue: cfg.FailedQueue,
-		Timeout: cfg.InvocationTimeout, SettleReserve: settleReserve(cfg.InvocationTimeout),
-		Log: stdout, Stderr: stderr, Level: cfg.LogLevel,
-	}
+	srv := server.New(a.processor(policyOf(cfg)), a.bus, a.queues(), &server.Options{
+		Timeout: cfg.InvocationTimeout, Log: stdout, Stderr: stderr, Level: cfg.LogLevel,
+	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -70,10 +67,4 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	log.Info().Msg("entra-purge handler stopped")
 	return exitCleanReboot
-}
-
-// settleReserve is the part of the invocation deadline kept for sending the retry or failure copy after
-// the Graph calls: a quarter of it, between 3 and 15 seconds.
-func settleReserve(timeout time.Duration) time.Duration {
-	return min(max(timeout/4, 3*time.Second), 15*time.Second)
 }

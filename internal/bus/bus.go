@@ -1,7 +1,7 @@
-// Package bus is entra-purge's Service Bus side: it secures each message by sending a copy — a scheduled
-// retry back to the trigger queue, or a failure to the failure queue — because a custom handler cannot
-// settle the trigger message itself (functions-host.md §3.2). It also reads the failure queue for the
-// operator's commands.
+// Package bus is entra-purge's Service Bus client, built on azservicebus: it sends the messages package
+// message builds (retry and failure copies that secure a delivery, because a custom handler cannot settle
+// the trigger message itself; new and replayed requests), and reads queues for the operator's commands.
+// The message shapes are package message's; this package only moves them.
 package bus
 
 import (
@@ -9,65 +9,70 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"github.com/entra-purge/entra-purge/internal/message"
 )
 
-// Sender is the part of *azservicebus.Sender this package uses; tests substitute a fake.
-type Sender interface {
+// sender is the part of *azservicebus.Sender this package uses; tests substitute a fake.
+type sender interface {
 	SendMessage(ctx context.Context, msg *azservicebus.Message, opts *azservicebus.SendMessageOptions) error
 	Close(ctx context.Context) error
 }
 
-var _ Sender = (*azservicebus.Sender)(nil)
+var _ sender = (*azservicebus.Sender)(nil)
+
+// ClientOptions configures a [Client]. A nil *ClientOptions means defaults.
+type ClientOptions struct {
+	// ApplicationID is sent to Service Bus in the connection's user agent; default "entra-purge".
+	ApplicationID string
+}
 
 // Client holds one Service Bus client and one sender per queue, created on first use and reused: each
-// sender link costs two CBS token exchanges and a management link to set up (servicebus.md Part 5).
+// sender link costs two CBS token exchanges and a management link to set up (docs/servicebus.md).
 type Client struct {
 	sb *azservicebus.Client
 
 	mu      sync.Mutex
-	senders map[string]Sender
+	senders map[string]sender
 	// newSender is sb.NewSender unless a test replaces it.
-	newSender func(queue string) (Sender, error)
+	newSender func(queue string) (sender, error)
 }
 
 // NewClient connects with a connection string when one is given (the local emulator) and otherwise to the
 // namespace with cred (the managed identity in Azure). Nothing touches the network until the first send,
 // so a missing queue shows up as a send error, not a start-up error.
-func NewClient(connectionString, namespace string, cred azcore.TokenCredential) (*Client, error) {
+func NewClient(connectionString, namespace string, cred azcore.TokenCredential, opts *ClientOptions) (*Client, error) {
+	appID := "entra-purge"
+	if opts != nil && opts.ApplicationID != "" {
+		appID = opts.ApplicationID
+	}
 	var (
 		sb  *azservicebus.Client
 		err error
 	)
-	opts := &azservicebus.ClientOptions{ApplicationID: "entra-purge"}
+	sbOpts := &azservicebus.ClientOptions{ApplicationID: appID}
 	if connectionString != "" {
-		sb, err = azservicebus.NewClientFromConnectionString(connectionString, opts)
+		sb, err = azservicebus.NewClientFromConnectionString(connectionString, sbOpts)
 		if err != nil {
 			// azservicebus's parse errors can quote the connection string; never pass that on.
 			return nil, errors.New("service bus: the connection string could not be parsed")
 		}
 	} else {
-		sb, err = azservicebus.NewClient(namespace, cred, opts)
+		sb, err = azservicebus.NewClient(namespace, cred, sbOpts)
 		if err != nil {
 			return nil, fmt.Errorf("service bus: %w", err)
 		}
 	}
-	c := &Client{sb: sb, senders: map[string]Sender{}}
-	c.newSender = func(queue string) (Sender, error) { return sb.NewSender(queue, nil) }
+	c := &Client{sb: sb, senders: map[string]sender{}}
+	c.newSender = func(queue string) (sender, error) { return sb.NewSender(queue, nil) }
 	return c, nil
 }
 
-// NewClientWithSenders returns a Client whose senders come from newSender: for tests.
-func NewClientWithSenders(newSender func(queue string) (Sender, error)) *Client {
-	return &Client{senders: map[string]Sender{}, newSender: newSender}
-}
-
-// SB returns the underlying azservicebus client (for receivers); nil for a test client.
-func (c *Client) SB() *azservicebus.Client { return c.sb }
-
-func (c *Client) sender(queue string) (Sender, error) {
+func (c *Client) sender(queue string) (sender, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.senders[queue]; ok {
@@ -81,14 +86,14 @@ func (c *Client) sender(queue string) (Sender, error) {
 	return s, nil
 }
 
-// Send sends msg to queue. On failure the cached sender is dropped, so the next send starts a fresh link
+// Send sends m to queue. On failure the cached sender is dropped, so the next send starts a fresh link
 // (a link that failed once, e.g. because the queue was missing, is not reused).
-func (c *Client) Send(ctx context.Context, queue string, msg *azservicebus.Message) error {
+func (c *Client) Send(ctx context.Context, queue string, m message.Outgoing) error {
 	s, err := c.sender(queue)
 	if err != nil {
 		return err
 	}
-	if err := s.SendMessage(ctx, msg, nil); err != nil {
+	if err := s.SendMessage(ctx, toSDK(m), nil); err != nil {
 		c.mu.Lock()
 		if c.senders[queue] == s {
 			delete(c.senders, queue)
@@ -98,6 +103,29 @@ func (c *Client) Send(ctx context.Context, queue string, msg *azservicebus.Messa
 		return fmt.Errorf("service bus: sending to %s: %w", queue, err)
 	}
 	return nil
+}
+
+// Peek returns up to max messages of queue, oldest first, without locking or removing any.
+func (c *Client) Peek(ctx context.Context, queue string, max int) ([]message.Delivery, error) {
+	r, err := c.sb.NewReceiverForQueue(queue, nil)
+	if err != nil {
+		return nil, fmt.Errorf("service bus: receiver for %s: %w", queue, err)
+	}
+	defer r.Close(context.WithoutCancel(ctx))
+	var out []message.Delivery
+	for len(out) < max {
+		msgs, err := r.PeekMessages(ctx, min(max-len(out), 100), nil)
+		if err != nil {
+			return out, fmt.Errorf("service bus: peeking %s: %w", queue, err)
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			out = append(out, fromSDK(m))
+		}
+	}
+	return out, nil
 }
 
 // Close closes every sender and the client.
@@ -114,3 +142,50 @@ func (c *Client) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// toSDK is the one place an Outgoing message becomes an azservicebus message. Empty strings stay unset,
+// as Service Bus would show them.
+func toSDK(m message.Outgoing) *azservicebus.Message {
+	out := &azservicebus.Message{Body: m.Body, ContentType: nonEmpty(m.ContentType), CorrelationID: nonEmpty(m.CorrelationID),
+		ApplicationProperties: m.Properties}
+	if m.MessageID != "" {
+		id := m.MessageID
+		out.MessageID = &id
+	}
+	if !m.ScheduledAt.IsZero() {
+		at := m.ScheduledAt.UTC()
+		out.ScheduledEnqueueTime = &at
+	}
+	return out
+}
+
+// fromSDK is the one place a received azservicebus message becomes a Delivery.
+func fromSDK(m *azservicebus.ReceivedMessage) message.Delivery {
+	d := message.Delivery{Body: m.Body, MessageID: m.MessageID, DeliveryCount: int(m.DeliveryCount), Properties: m.ApplicationProperties}
+	if m.CorrelationID != nil {
+		d.CorrelationID = *m.CorrelationID
+	}
+	if m.ContentType != nil {
+		d.ContentType = *m.ContentType
+	}
+	if m.SequenceNumber != nil {
+		d.SequenceNumber = *m.SequenceNumber
+	}
+	if m.EnqueuedTime != nil {
+		d.EnqueuedTime = m.EnqueuedTime.UTC()
+	}
+	if d.Properties == nil {
+		d.Properties = map[string]any{}
+	}
+	return d
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// defaultEmptyWait is how long an empty receive waits before a queue counts as drained.
+const defaultEmptyWait = 3 * time.Second

@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entra-purge/entra-purge/internal/message"
 )
 
 // MaxInvocationSize bounds the request body read from the host. A purge message is at most 64 KiB, which
@@ -59,23 +61,9 @@ func DecodeInvocation(r io.Reader) (*Invocation, error) {
 	return &inv, nil
 }
 
-// Message is a Service Bus trigger message as the handler needs it.
-type Message struct {
-	Body           []byte
-	MessageID      string
-	CorrelationID  string
-	ContentType    string
-	DeliveryCount  int
-	SequenceNumber int64
-	// EnqueuedTime is when Service Bus accepted the message (UTC); zero if the host did not say.
-	EnqueuedTime time.Time
-	// ApplicationProperties keeps JSON types: numbers are float64 or json.Number-free float64, strings
-	// string, booleans bool.
-	ApplicationProperties map[string]any
-}
-
 // ServiceBusMessage extracts the trigger message named binding (the trigger's "name" in function.json).
-func (inv *Invocation) ServiceBusMessage(binding string) (*Message, error) {
+// Application properties keep their JSON types: numbers are float64, strings string, booleans bool.
+func (inv *Invocation) ServiceBusMessage(binding string) (*message.Delivery, error) {
 	raw, ok := inv.Data[binding]
 	if !ok {
 		return nil, fmt.Errorf("%w: Data has no %q entry (is the trigger binding named %q in function.json?)", ErrInvalidInvocation, binding, binding)
@@ -84,7 +72,7 @@ func (inv *Invocation) ServiceBusMessage(binding string) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Message{Body: body}
+	m := &message.Delivery{Body: body}
 	m.MessageID = inv.String("MessageId")
 	m.CorrelationID = inv.String("CorrelationId")
 	m.ContentType = inv.String("ContentType")
@@ -99,9 +87,9 @@ func (inv *Invocation) ServiceBusMessage(binding string) (*Message, error) {
 	} else if t, ok := inv.Time("EnqueuedTimeUtc"); ok {
 		m.EnqueuedTime = t
 	}
-	m.ApplicationProperties = inv.Object("ApplicationProperties")
-	if m.ApplicationProperties == nil {
-		m.ApplicationProperties = inv.Object("UserProperties")
+	m.Properties = inv.Object("ApplicationProperties")
+	if m.Properties == nil {
+		m.Properties = inv.Object("UserProperties")
 	}
 	return m, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/entra-purge/entra-purge/internal/message"
 )
 
 // The golden invocations in testdata/ follow functions-host.md §1.2–§1.5: base64 bodies in binary mode,
@@ -19,31 +21,31 @@ import (
 func TestServiceBusMessageGolden(t *testing.T) {
 	tests := []struct {
 		file string
-		want Message
+		want message.Delivery
 	}{
-		{"binary-json-body.json", Message{
+		{"binary-json-body.json", message.Delivery{
 			Body:      []byte(`{"id":"8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b","type":"user","reason":"leaver"}`),
 			MessageID: "5f1c2d3e4b5a69788796a5b4c3d2e1f0", CorrelationID: "TKT-42", ContentType: "application/json",
 			DeliveryCount: 1, SequenceNumber: 42, EnqueuedTime: time.Date(2026, 11, 28, 10, 15, 30, 0, time.UTC),
-			ApplicationProperties: map[string]any{},
+			Properties: map[string]any{},
 		}},
-		{"binary-retry-copy.json", Message{
+		{"binary-retry-copy.json", message.Delivery{
 			Body:      []byte("  \"8F3C1A2B-4D5E-4F60-8A7B-9C0D1E2F3A4B\"\n"),
 			MessageID: "2c0e7f1d-6c5a-5b3e-9d4f-0a1b2c3d4e5f", DeliveryCount: 3, SequenceNumber: 77,
 			EnqueuedTime: time.Date(2026, 11, 28, 10, 20, 0, 0, time.UTC),
-			ApplicationProperties: map[string]any{"PurgeAttempt": 3.0, "PurgeFirstRequested": "2026-11-28T10:15:30.123Z",
+			Properties: map[string]any{"PurgeAttempt": 3.0, "PurgeFirstRequested": "2026-11-28T10:15:30.123Z",
 				"PurgeLastError":    "graph: DELETE deletedItems/8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b: 503 Service Unavailable",
 				"OriginalMessageId": "5f1c2d3e4b5a69788796a5b4c3d2e1f0", "ratio": 0.5, "final": true},
 		}},
-		{"string-json-body.json", Message{
+		{"string-json-body.json", message.Delivery{
 			Body:      []byte(`{"id":"8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b","type":"user","reason":"leaver"}`),
 			MessageID: "5f1c2d3e4b5a69788796a5b4c3d2e1f0", ContentType: "application/json", DeliveryCount: 2, SequenceNumber: 42,
-			EnqueuedTime:          time.Date(2026, 11, 28, 10, 15, 30, 0, time.UTC),
-			ApplicationProperties: map[string]any{"tenant": "contoso", "priority": 2.0},
+			EnqueuedTime: time.Date(2026, 11, 28, 10, 15, 30, 0, time.UTC),
+			Properties:   map[string]any{"tenant": "contoso", "priority": 2.0},
 		}},
-		{"string-text-body.json", Message{
+		{"string-text-body.json", message.Delivery{
 			Body: []byte("8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b"), MessageID: "text-1", DeliveryCount: 1, SequenceNumber: 5,
-			EnqueuedTime: time.Date(2026, 11, 28, 10, 15, 30, 0, time.UTC), ApplicationProperties: map[string]any{},
+			EnqueuedTime: time.Date(2026, 11, 28, 10, 15, 30, 0, time.UTC), Properties: map[string]any{},
 		}},
 	}
 	for _, tt := range tests {

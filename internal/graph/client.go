@@ -2,8 +2,11 @@
 // permanently delete it. It is built on azcore's HTTP pipeline (bearer-token policy, retry policy that
 // honours Retry-After, telemetry) rather than the Graph SDK, which is hundreds of megabytes for two calls.
 //
-// Methods take a [directory.ObjectID], so only validated GUIDs ever reach a URL. Failures from Graph come
-// back as [*Error], which carries what an operator needs (status, code, message, request-id, Retry-After).
+// Methods take a [directory.ObjectID], so only validated GUIDs ever reach a URL, and speak the domain's
+// terms: a [directory.DeletedObject], a [directory.Call], and failures as a *directory.Error whose Kind
+// this package decides (the one place that reads Graph's status codes). The *directory.Error wraps an
+// [*Error] (Graph answered: status, code, message, request-id, Retry-After, throttle headers) or a
+// [*CallError] (no answer), so errors.As finds the detail too.
 package graph
 
 import (
@@ -109,105 +112,101 @@ func (headersPolicy) Do(req *policy.Request) (*http.Response, error) {
 	return req.Next()
 }
 
-// Result describes a completed call, for logs and failure messages.
-type Result struct {
-	StatusCode      int
-	RequestID       string
-	ClientRequestID string
-}
-
-// DeletedItem is what verification needs to know about an object in the recycle bin.
-type DeletedItem struct {
-	ID          string
-	Type        directory.Type // empty when Graph did not say (@odata.type missing) or named an unknown type
-	RawType     string         // @odata.type as Graph sent it
-	DisplayName string
-	// DeletedDateTime is when the object was soft-deleted; zero when Graph did not say.
-	DeletedDateTime time.Time
-	// OnPremisesSyncEnabled is true for a user synced from on-premises; null and false mean cloud-only.
-	OnPremisesSyncEnabled bool
-}
-
-// GetDeletedItem reads GET /directory/deletedItems/{id}. A 404 is returned as an *Error like any other.
-func (c *Client) GetDeletedItem(ctx context.Context, id directory.ObjectID) (DeletedItem, Result, error) {
-	var item DeletedItem
+// DeletedObject reads GET /directory/deletedItems/{id}. A 404 is a *directory.Error of kind NotFound like
+// any other failure.
+func (c *Client) DeletedObject(ctx context.Context, id directory.ObjectID) (directory.DeletedObject, directory.Call, error) {
+	var obj directory.DeletedObject
 	if id.IsZero() {
-		return item, Result{}, errors.New("graph: GET with an empty object id")
+		return obj, directory.Call{Method: http.MethodGet}, errors.New("graph: GET with an empty object id")
 	}
-	res, body, err := c.do(ctx, http.MethodGet, id.String(), "", http.StatusOK)
+	call, body, err := c.do(ctx, http.MethodGet, id.String(), "", http.StatusOK)
 	if err != nil {
-		return item, res, err
+		return obj, call, err
 	}
-	var raw struct {
-		ID              string  `json:"id"`
-		ODataType       string  `json:"@odata.type"`
-		DisplayName     string  `json:"displayName"`
-		DeletedDateTime *string `json:"deletedDateTime"`
-		OnPremSync      *bool   `json:"onPremisesSyncEnabled"`
-		// Properties that identify the type when @odata.type is missing (Graph's documented GET example
-		// has none; graph.md §1.3).
-		UserPrincipalName    *string         `json:"userPrincipalName"`
-		ServicePrincipalType *string         `json:"servicePrincipalType"`
-		AppID                *string         `json:"appId"`
-		GroupTypes           json.RawMessage `json:"groupTypes"`
-	}
+	var raw deletedObjectJSON
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return item, res, fmt.Errorf("graph: GET deletedItems/%s: decoding the answer: %w", id, err)
+		return obj, call, &directory.Error{Kind: directory.Rejected, Call: call,
+			Err: fmt.Errorf("graph: GET deletedItems/%s: decoding the answer: %w", id, err)}
 	}
-	item.ID, item.RawType, item.DisplayName = raw.ID, raw.ODataType, raw.DisplayName
+	return raw.object(), call, nil
+}
+
+// deletedObjectJSON is a deleted object as Graph sends it.
+type deletedObjectJSON struct {
+	ID              string  `json:"id"`
+	ODataType       string  `json:"@odata.type"`
+	DisplayName     string  `json:"displayName"`
+	DeletedDateTime *string `json:"deletedDateTime"`
+	OnPremSync      *bool   `json:"onPremisesSyncEnabled"`
+	// Properties that identify the type when @odata.type is missing (Graph's documented GET example has
+	// none; docs/graph.md).
+	UserPrincipalName    *string         `json:"userPrincipalName"`
+	ServicePrincipalType *string         `json:"servicePrincipalType"`
+	AppID                *string         `json:"appId"`
+	GroupTypes           json.RawMessage `json:"groupTypes"`
+}
+
+func (raw deletedObjectJSON) object() directory.DeletedObject {
+	obj := directory.DeletedObject{RawType: raw.ODataType, DisplayName: raw.DisplayName}
+	if id, err := directory.ParseObjectID(raw.ID); err == nil {
+		obj.ID = id
+	}
 	if raw.ODataType != "" {
 		if t, err := directory.ParseType(raw.ODataType); err == nil {
-			item.Type = t
+			obj.Type = t
 		}
 	} else {
 		// Only unambiguous shapes are inferred; anything else stays unknown and the caller decides.
 		switch {
 		case raw.UserPrincipalName != nil:
-			item.Type = directory.User
+			obj.Type = directory.User
 		case raw.ServicePrincipalType != nil:
-			item.Type = directory.ServicePrincipal
+			obj.Type = directory.ServicePrincipal
 		case raw.AppID != nil:
-			item.Type = directory.Application
+			obj.Type = directory.Application
 		case raw.GroupTypes != nil:
-			item.Type = directory.Group
+			obj.Type = directory.Group
 		}
 	}
 	if raw.DeletedDateTime != nil && *raw.DeletedDateTime != "" {
 		if t, err := time.Parse(time.RFC3339Nano, *raw.DeletedDateTime); err == nil {
-			item.DeletedDateTime = t.UTC()
+			obj.DeletedDateTime = t.UTC()
 		}
 	}
-	item.OnPremisesSyncEnabled = raw.OnPremSync != nil && *raw.OnPremSync
-	return item, res, nil
+	obj.OnPremisesSyncEnabled = raw.OnPremSync != nil && *raw.OnPremSync
+	return obj
 }
 
-// PurgeDeletedItem permanently deletes the object: DELETE /directory/deletedItems/{id}, 204 on success.
-func (c *Client) PurgeDeletedItem(ctx context.Context, id directory.ObjectID) (Result, error) {
+// Purge permanently deletes the object: DELETE /directory/deletedItems/{id}, 204 on success.
+func (c *Client) Purge(ctx context.Context, id directory.ObjectID) (directory.Call, error) {
 	if id.IsZero() {
-		return Result{}, errors.New("graph: DELETE with an empty object id")
+		return directory.Call{Method: http.MethodDelete}, errors.New("graph: DELETE with an empty object id")
 	}
-	res, _, err := c.do(ctx, http.MethodDelete, id.String(), "", http.StatusNoContent)
-	return res, err
+	call, _, err := c.do(ctx, http.MethodDelete, id.String(), "", http.StatusNoContent)
+	return call, err
 }
 
 // do runs one call. A 401 is tried once more: the bearer-token policy drops its cached token on a 401, so
-// the second try carries a freshly acquired one (DESIGN.md §3: "401 after a fresh token").
+// the second try carries a freshly acquired one ("401 after a fresh token" is Forbidden, not before).
 //
 // item is the path segment after /directory/deletedItems/: a validated object id, or a type cast built from
-// a known directory.Type — never text from outside.
-func (c *Client) do(ctx context.Context, method, item, query string, want int) (Result, []byte, error) {
+// a known directory.Type — never text from outside. Every failure is a *directory.Error wrapping *Error
+// (an answer) or *CallError (none).
+func (c *Client) do(ctx context.Context, method, item, query string, want int) (directory.Call, []byte, error) {
 	url := c.base + "/directory/deletedItems/" + item + query
 	clientRequestID := uuid.NewString()
+	call := directory.Call{Method: method}
 	var resp *http.Response
 	for try := 1; ; try++ {
 		req, err := runtime.NewRequest(ctx, method, url)
 		if err != nil {
-			return Result{}, nil, fmt.Errorf("graph: building %s request: %w", method, err)
+			return call, nil, &directory.Error{Kind: directory.Rejected, Call: call, Err: fmt.Errorf("graph: building %s request: %w", method, err)}
 		}
 		req.Raw().Header.Set("client-request-id", clientRequestID)
 		resp, err = c.pl.Do(req)
 		if err != nil {
-			return Result{ClientRequestID: clientRequestID}, nil, &CallError{Method: method, ObjectID: item, Err: err}
+			ce := &CallError{Method: method, ObjectID: item, Err: err}
+			return call, nil, &directory.Error{Kind: ce.kind(), Call: call, Err: ce}
 		}
 		if resp.StatusCode == http.StatusUnauthorized && try == 1 {
 			runtime.Drain(resp)
@@ -217,17 +216,17 @@ func (c *Client) do(ctx context.Context, method, item, query string, want int) (
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	res := Result{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("request-id"), ClientRequestID: resp.Header.Get("client-request-id")}
-	if res.ClientRequestID == "" {
-		res.ClientRequestID = clientRequestID
-	}
+	call.Status, call.RequestID = resp.StatusCode, resp.Header.Get("request-id")
 	if err != nil {
-		return res, nil, &CallError{Method: method, ObjectID: item, Err: fmt.Errorf("reading the answer: %w", err)}
+		return call, nil, &directory.Error{Kind: directory.Unreachable, Call: call,
+			Err: &CallError{Method: method, ObjectID: item, Err: fmt.Errorf("reading the answer: %w", err)}}
 	}
 	if resp.StatusCode != want {
-		return res, nil, newError(method, item, resp, body, res)
+		ge := newError(method, item, resp, body, clientRequestID)
+		call.Code, call.RequestID = ge.Code, ge.RequestID
+		return call, nil, &directory.Error{Kind: ge.Kind(), Call: call, Message: ge.Message, RetryAfter: ge.RetryAfter, Err: ge}
 	}
-	return res, body, nil
+	return call, body, nil
 }
 
 // CallError is a call that got no HTTP answer from Graph: a network failure, a timeout, or no token from
@@ -243,6 +242,14 @@ func (e *CallError) Error() string {
 }
 
 func (e *CallError) Unwrap() error { return e.Err }
+
+// kind is NoToken when the credential failed, else Unreachable.
+func (e *CallError) kind() directory.ErrorKind {
+	if _, ok := errors.AsType[*TokenError](e.Err); ok {
+		return directory.NoToken
+	}
+	return directory.Unreachable
+}
 
 // TokenError is a failure to get a token from the credential (the managed-identity endpoint, or the
 // developer chain locally). The graph client marks such failures so callers can tell "no token" from
@@ -265,11 +272,11 @@ func (m markedCredential) GetToken(ctx context.Context, opts policy.TokenRequest
 
 // ProbeDeletedItems lists at most one deleted object of type t (GET /directory/deletedItems/microsoft.graph.{t}?$top=1).
 // `handler check` uses it to prove that Graph is reachable and that the identity may read the recycle bin.
-func (c *Client) ProbeDeletedItems(ctx context.Context, t directory.Type) (Result, error) {
+func (c *Client) ProbeDeletedItems(ctx context.Context, t directory.Type) (directory.Call, error) {
 	known, err := directory.ParseType(string(t))
 	if err != nil {
-		return Result{}, err
+		return directory.Call{Method: http.MethodGet}, err
 	}
-	res, _, err := c.do(ctx, http.MethodGet, "microsoft.graph."+string(known), "?$top=1", http.StatusOK)
-	return res, err
+	call, _, err := c.do(ctx, http.MethodGet, "microsoft.graph."+string(known), "?$top=1", http.StatusOK)
+	return call, err
 }

@@ -79,8 +79,8 @@ func TestPurgeSuccess(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	cred := &staticCred{}
-	res, err := client(t, srv.URL, cred).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(strings.ToUpper(gid)))
-	if err != nil || res.StatusCode != 204 || res.RequestID != "rid-1" {
+	res, err := client(t, srv.URL, cred).Purge(context.Background(), directory.MustParseObjectID(strings.ToUpper(gid)))
+	if err != nil || res.Status != 204 || res.RequestID != "rid-1" {
 		t.Fatalf("res %+v err %v", res, err)
 	}
 	r := (*reqs)[0]
@@ -97,7 +97,7 @@ func TestGetDeletedItem(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json;odata.metadata=minimal")
 		_, _ = w.Write([]byte(`{"@odata.context":"x","@odata.type":"#microsoft.graph.user","id":"` + gid + `","displayName":"Ada","deletedDateTime":"2026-11-01T10:11:12Z","onPremisesSyncEnabled":true}`))
 	})
-	item, _, err := client(t, srv.URL, &staticCred{}).GetDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	item, _, err := client(t, srv.URL, &staticCred{}).DeletedObject(context.Background(), directory.MustParseObjectID(gid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestTypeInferredWithoutODataType(t *testing.T) {
 		`{"id":"x","displayName":"?"}`: "",
 	} {
 		srv, _ := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(body)) })
-		item, _, err := client(t, srv.URL, &staticCred{}).GetDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+		item, _, err := client(t, srv.URL, &staticCred{}).DeletedObject(context.Background(), directory.MustParseObjectID(gid))
 		if err != nil || item.Type != want || item.OnPremisesSyncEnabled {
 			t.Errorf("%s: %+v %v", body, item, err)
 		}
@@ -126,7 +126,7 @@ func TestErrorParsed(t *testing.T) {
 	srv, _ := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		graphError(w, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 	})
-	_, err := client(t, srv.URL, &staticCred{}).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	_, err := client(t, srv.URL, &staticCred{}).Purge(context.Background(), directory.MustParseObjectID(gid))
 	var ge *Error
 	if !errors.As(err, &ge) || ge.StatusCode != 403 || ge.Code != "Authorization_RequestDenied" || ge.RequestID != "rid-Authorization_RequestDenied" || ge.Transient() {
 		t.Fatalf("err %#v", err)
@@ -147,12 +147,12 @@ func TestErrorWithoutBodyAndLowercaseInnerError(t *testing.T) {
 		_, _ = w.Write([]byte(`{"error":{"code":"Request_BadRequest","message":"m","innererror":{"request-id":"lower-rid"}}}`))
 	})
 	c, _ := NewClient(srv.URL, &staticCred{}, &ClientOptions{ClientOptions: azcore.ClientOptions{InsecureAllowCredentialWithHTTP: true}, MaxInProcessRetries: -1})
-	_, _, err := c.GetDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	_, _, err := c.DeletedObject(context.Background(), directory.MustParseObjectID(gid))
 	var ge *Error
 	if !errors.As(err, &ge) || ge.StatusCode != 502 || ge.Code != "" || !ge.Transient() {
 		t.Fatalf("err %#v", err)
 	}
-	_, err = c.PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	_, err = c.Purge(context.Background(), directory.MustParseObjectID(gid))
 	if !errors.As(err, &ge) || ge.RequestID != "lower-rid" {
 		t.Fatalf("err %#v", err)
 	}
@@ -168,7 +168,7 @@ func TestRetryAfterInProcess(t *testing.T) {
 		}
 		w.WriteHeader(204)
 	})
-	_, err := client(t, srv.URL, &staticCred{}).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	_, err := client(t, srv.URL, &staticCred{}).Purge(context.Background(), directory.MustParseObjectID(gid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestRetryAfterInProcess(t *testing.T) {
 		w.Header().Set("Retry-After", "30")
 		graphError(w, 429, "TooManyRequests", "Please retry again later.")
 	})
-	_, err = client(t, srv2.URL, &staticCred{}).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	_, err = client(t, srv2.URL, &staticCred{}).Purge(context.Background(), directory.MustParseObjectID(gid))
 	var ge *Error
 	if !errors.As(err, &ge) || ge.RetryAfter != 30*time.Second || len(*reqs2) != 1 {
 		t.Fatalf("err %v requests %d", err, len(*reqs2))
@@ -197,7 +197,7 @@ func TestUnauthorizedRetriedWithFreshToken(t *testing.T) {
 	srv, reqs := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		graphError(w, 401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
 	})
-	_, err := client(t, srv.URL, &staticCred{}).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	_, err := client(t, srv.URL, &staticCred{}).Purge(context.Background(), directory.MustParseObjectID(gid))
 	var ge *Error
 	if !errors.As(err, &ge) || ge.StatusCode != 401 {
 		t.Fatalf("err %v", err)
@@ -209,7 +209,7 @@ func TestUnauthorizedRetriedWithFreshToken(t *testing.T) {
 
 func TestTokenFailureIsMarked(t *testing.T) {
 	srv, reqs := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	_, err := client(t, srv.URL, &staticCred{fail: errors.New("identity endpoint answered 500")}).PurgeDeletedItem(context.Background(), directory.MustParseObjectID(gid))
+	_, err := client(t, srv.URL, &staticCred{fail: errors.New("identity endpoint answered 500")}).Purge(context.Background(), directory.MustParseObjectID(gid))
 	var te *TokenError
 	var ce *CallError
 	if !errors.As(err, &te) || !errors.As(err, &ce) || len(*reqs) != 0 {
@@ -222,7 +222,7 @@ func TestRefusesPlainHTTPAndZeroID(t *testing.T) {
 		t.Error("plain http accepted without InsecureAllowCredentialWithHTTP")
 	}
 	c, _ := NewClient("https://graph.microsoft.com", &staticCred{}, nil)
-	if _, err := c.PurgeDeletedItem(context.Background(), directory.ObjectID{}); err == nil {
+	if _, err := c.Purge(context.Background(), directory.ObjectID{}); err == nil {
 		t.Error("zero id accepted")
 	}
 }

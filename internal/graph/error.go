@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entra-purge/entra-purge/internal/directory"
 )
 
 // Error is an answer from Graph other than the one the call expected. Graph's error JSON
@@ -43,6 +45,23 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Kind classifies the answer for the purge domain: the one place where Graph's status codes are read.
+func (e *Error) Kind() directory.ErrorKind {
+	switch {
+	case e.StatusCode == http.StatusNotFound:
+		return directory.NotFound
+	case e.HardDeleteProtected():
+		return directory.HardDeleteProtected
+	case e.StatusCode == http.StatusTooManyRequests:
+		return directory.Throttled
+	case e.Transient():
+		return directory.Unavailable
+	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
+		return directory.Forbidden
+	}
+	return directory.Rejected
+}
+
 // Transient reports whether Graph said to try again later: throttling, service errors and write conflicts
 // (graph.md §3.2). 404 is not transient here: whether it is replication lag is the caller's decision.
 func (e *Error) Transient() bool {
@@ -71,13 +90,13 @@ func (e *Error) HardDeleteProtected() bool {
 	return strings.Contains(text, "harddelet") || strings.Contains(text, "hard delet") || strings.Contains(text, "hard-delet")
 }
 
-func newError(method, id string, resp *http.Response, body []byte, res Result) *Error {
+func newError(method, id string, resp *http.Response, body []byte, clientRequestID string) *Error {
 	e := &Error{
 		Method:              method,
 		ObjectID:            id,
 		StatusCode:          resp.StatusCode,
-		RequestID:           res.RequestID,
-		ClientRequestID:     res.ClientRequestID,
+		RequestID:           resp.Header.Get("request-id"),
+		ClientRequestID:     clientRequestID,
 		RetryAfter:          parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		ThrottleScope:       resp.Header.Get("x-ms-throttle-scope"),
 		ThrottleInformation: resp.Header.Get("x-ms-throttle-information"),

@@ -1,13 +1,14 @@
 package purge
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/entra-purge/entra-purge/internal/directory"
 )
 
-// Outcome is what became of one purge request (DESIGN.md §3). It is a type, not a log convention, so the
-// server's settlement and the tests switch on it.
+// Outcome is what became of one purge request. It is a type, not a log convention, so the settlement and
+// the tests switch on it.
 type Outcome string
 
 const (
@@ -37,17 +38,42 @@ const (
 	ReasonRetriesExhausted Reason = "RetriesExhausted"
 )
 
-// Reasons lists every Reason, for documentation, replay filters and tests.
+// Reasons lists every Reason: help texts, replay filters and tests print and check them from this one list.
 var Reasons = []Reason{ReasonInvalidMessage, ReasonProtected, ReasonTypeNotAllowed, ReasonTypeMismatch,
 	ReasonSyncedObject, ReasonForbidden, ReasonGraphRejected, ReasonRetriesExhausted}
+
+// ParseReason returns the Reason spelled s (exactly, as DeadLetterReason carries it).
+func ParseReason(s string) (Reason, bool) {
+	for _, r := range Reasons {
+		if string(r) == s {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// Settlement is what must be written to Service Bus to secure the message after a decision: a custom
+// handler cannot settle the trigger message itself, so a retry or a failure is secured by sending a copy.
+type Settlement int
+
+const (
+	// SettleNothing: the message is done (purged, absent) or nothing may be written (dry run).
+	SettleNothing Settlement = iota
+	// SettleRetryCopy: a scheduled copy goes back to the trigger queue.
+	SettleRetryCopy
+	// SettleFailureCopy: a copy goes to the failure queue with the reason.
+	SettleFailureCopy
+)
 
 // Decision is the result of [Processor.Decide]: what happened, why, and what must be sent where.
 type Decision struct {
 	Outcome Outcome
 	// Reason is set when Outcome is Failed (and, in dry-run mode, for refusals that would have failed).
 	Reason Reason
-	// Description is a sentence a person can act on; it goes into logs and DeadLetterErrorDescription.
-	Description string
+	// Why is the cause. For a retry or a deferral it is the phrase that follows the time ("Graph is
+	// throttling requests (429); attempt 1 of 8"); otherwise it is the whole sentence. Read it through
+	// [Decision.Description], which renders it with the outcome.
+	Why string
 
 	// Request is the parsed request; its ID is zero for an invalid message.
 	Request Request
@@ -55,6 +81,8 @@ type Decision struct {
 	ObjectType directory.Type
 	// Attempt is the attempt this delivery was (1 for the first delivery).
 	Attempt int
+	// FirstRequested is when the purge was first requested; retry copies carry it forward.
+	FirstRequested time.Time
 
 	// RetryAt, NextAttempt and Deferred describe the retry copy when Outcome is RetryScheduled. A deferral
 	// (notBefore, minimum age, hard-delete protection) keeps the attempt number: NextAttempt == Attempt.
@@ -65,16 +93,44 @@ type Decision struct {
 	LastError string
 
 	// Graph is the last Graph answer this decision rests on (zero when no call was made).
-	Graph GraphCall
+	Graph directory.Call
 
 	// DryRunOnly is true when PURGE_DRY_RUN was on: nothing may be written, whatever the outcome.
 	DryRunOnly bool
 }
 
-// GraphCall summarises one Graph answer for logs and failure-queue properties.
-type GraphCall struct {
-	Method    string
-	Status    int
-	Code      string
-	RequestID string
+// Description is a sentence a person can act on; it goes into the log line and DeadLetterErrorDescription.
+func (d Decision) Description() string {
+	switch {
+	case d.Outcome == RetryScheduled && d.Deferred:
+		return fmt.Sprintf("Deferred until %s: %s.", d.RetryAt.Format(time.RFC3339), d.Why)
+	case d.Outcome == RetryScheduled:
+		return fmt.Sprintf("Retry scheduled for %s: %s.", d.RetryAt.Format(time.RFC3339), d.Why)
+	}
+	return d.Why
+}
+
+// DescriptionNotRetried renders the decision for a caller that schedules no retry (`handler purge`, which
+// runs once and reports): a retry or a deferral says when to run again instead.
+func (d Decision) DescriptionNotRetried() string {
+	switch {
+	case d.Outcome == RetryScheduled && d.Deferred:
+		return fmt.Sprintf("Not purged yet; run again after %s: %s.", d.RetryAt.Format(time.RFC3339), d.Why)
+	case d.Outcome == RetryScheduled:
+		return fmt.Sprintf("Not retried; run again after %s: %s.", d.RetryAt.Format(time.RFC3339), d.Why)
+	}
+	return d.Why
+}
+
+// Settlement says what must be written to secure the message. Nothing is ever written in dry run.
+func (d Decision) Settlement() Settlement {
+	switch {
+	case d.DryRunOnly:
+		return SettleNothing
+	case d.Outcome == RetryScheduled:
+		return SettleRetryCopy
+	case d.Outcome == Failed:
+		return SettleFailureCopy
+	}
+	return SettleNothing
 }

@@ -1,4 +1,4 @@
-package purge
+package purge_test
 
 import (
 	"context"
@@ -9,33 +9,13 @@ import (
 	"time"
 
 	"github.com/entra-purge/entra-purge/internal/directory"
-	"github.com/entra-purge/entra-purge/internal/graph"
+	. "github.com/entra-purge/entra-purge/internal/purge"
+	"github.com/entra-purge/entra-purge/internal/purge/purgetest"
 )
 
-// fakeDirectory answers from fixed results and records the calls, so each test can assert that a check
-// stopped a request before Graph (or before the DELETE).
-type fakeDirectory struct {
-	item   graph.DeletedItem
-	getErr error
-	delErr error
-	calls  []string
-}
+const gid = "8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 
-func (f *fakeDirectory) GetDeletedItem(_ context.Context, id directory.ObjectID) (graph.DeletedItem, graph.Result, error) {
-	f.calls = append(f.calls, "GET "+id.String())
-	if f.getErr != nil {
-		return graph.DeletedItem{}, graph.Result{}, f.getErr
-	}
-	return f.item, graph.Result{StatusCode: 200, RequestID: "req-get"}, nil
-}
-
-func (f *fakeDirectory) PurgeDeletedItem(_ context.Context, id directory.ObjectID) (graph.Result, error) {
-	f.calls = append(f.calls, "DELETE "+id.String())
-	if f.delErr != nil {
-		return graph.Result{}, f.delErr
-	}
-	return graph.Result{StatusCode: 204, RequestID: "req-del"}, nil
-}
+type fakeDirectory = purgetest.Directory
 
 var now = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
@@ -47,12 +27,15 @@ func policy() Policy {
 	}
 }
 
+// gerr is the directory error the Graph client returns for an answer with this status.
 func gerr(status int, code string, retryAfter time.Duration) error {
-	return &graph.Error{Method: "DELETE", StatusCode: status, Code: code, RequestID: "req-err", RetryAfter: retryAfter}
+	kind := map[int]directory.ErrorKind{400: directory.Rejected, 401: directory.Forbidden, 403: directory.Forbidden, 404: directory.NotFound,
+		409: directory.Unavailable, 429: directory.Throttled, 503: directory.Unavailable}[status]
+	return purgetest.Err(kind, status, code, retryAfter)
 }
 
-func userItem() graph.DeletedItem {
-	return graph.DeletedItem{ID: gid, Type: directory.User, RawType: "#microsoft.graph.user", DeletedDateTime: now.Add(-48 * time.Hour)}
+func userItem() directory.DeletedObject {
+	return directory.DeletedObject{ID: directory.MustParseObjectID(gid), Type: directory.User, RawType: "#microsoft.graph.user", DeletedDateTime: now.Add(-48 * time.Hour)}
 }
 
 func TestDecide(t *testing.T) {
@@ -61,8 +44,8 @@ func TestDecide(t *testing.T) {
 		name      string
 		body      string
 		policy    func(*Policy)
-		dir       fakeDirectory
-		delivery  func(*Delivery)
+		dir       *fakeDirectory
+		delivery  func(*Attempt)
 		outcome   Outcome
 		reason    Reason
 		calls     []string
@@ -71,85 +54,85 @@ func TestDecide(t *testing.T) {
 		deferred  bool
 		describes string
 	}{
-		{name: "purged", body: gid, dir: fakeDirectory{item: userItem()}, outcome: Purged, calls: []string{get, del}},
+		{name: "purged", body: gid, dir: &fakeDirectory{Object: userItem()}, outcome: Purged, calls: []string{get, del}},
 		{name: "invalid message makes no call", body: "alice@contoso.com", outcome: Failed, reason: ReasonInvalidMessage,
 			calls: []string{}, describes: "not a purge request"},
-		{name: "protected id makes no call", body: strings.ToUpper(gid), dir: fakeDirectory{item: userItem()},
+		{name: "protected id makes no call", body: strings.ToUpper(gid), dir: &fakeDirectory{Object: userItem()},
 			policy:  func(p *Policy) { p.ProtectedIDs = []directory.ObjectID{directory.MustParseObjectID(gid)} },
 			outcome: Failed, reason: ReasonProtected, calls: []string{}, describes: "PURGE_PROTECTED_IDS"},
 		{name: "notBefore in the future defers without a call", body: `{"id":"` + gid + `","notBefore":"2026-11-29T00:00:00Z"}`,
 			outcome: RetryScheduled, retryAt: time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC), next: 1, deferred: true, calls: []string{}},
 		{name: "notBefore in the past goes ahead", body: `{"id":"` + gid + `","notBefore":"2026-11-27T00:00:00Z"}`,
-			dir: fakeDirectory{item: userItem()}, outcome: Purged, calls: []string{get, del}},
-		{name: "group not allowed, no delete", body: gid, dir: fakeDirectory{item: graph.DeletedItem{Type: directory.Group}},
+			dir: &fakeDirectory{Object: userItem()}, outcome: Purged, calls: []string{get, del}},
+		{name: "group not allowed, no delete", body: gid, dir: &fakeDirectory{Object: directory.DeletedObject{Type: directory.Group}},
 			outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}, describes: "app-only"},
 		{name: "administrative unit never purged even if listed", body: gid,
 			policy: func(p *Policy) { p.AllowedTypes = append(p.AllowedTypes, directory.AdministrativeUnit) },
-			dir:    fakeDirectory{item: graph.DeletedItem{Type: directory.AdministrativeUnit}}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}},
+			dir:    &fakeDirectory{Object: directory.DeletedObject{Type: directory.AdministrativeUnit}}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}},
 		{name: "application not in allowed list", body: gid, policy: func(p *Policy) { p.AllowedTypes = []directory.Type{directory.User} },
-			dir: fakeDirectory{item: graph.DeletedItem{Type: directory.Application}}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get},
+			dir: &fakeDirectory{Object: directory.DeletedObject{Type: directory.Application}}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get},
 			describes: "PURGE_ALLOWED_TYPES (user)"},
-		{name: "type mismatch, no delete", body: `{"id":"` + gid + `","type":"servicePrincipal"}`, dir: fakeDirectory{item: userItem()},
+		{name: "type mismatch, no delete", body: `{"id":"` + gid + `","type":"servicePrincipal"}`, dir: &fakeDirectory{Object: userItem()},
 			outcome: Failed, reason: ReasonTypeMismatch, calls: []string{get}},
-		{name: "unknown type from Graph and none in message", body: gid, dir: fakeDirectory{item: graph.DeletedItem{RawType: ""}},
+		{name: "unknown type from Graph and none in message", body: gid, dir: &fakeDirectory{Object: directory.DeletedObject{RawType: ""}},
 			outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}},
-		{name: "unknown type from Graph, message type used", body: `{"id":"` + gid + `","type":"user"}`, dir: fakeDirectory{item: graph.DeletedItem{}},
+		{name: "unknown type from Graph, message type used", body: `{"id":"` + gid + `","type":"user"}`, dir: &fakeDirectory{Object: directory.DeletedObject{}},
 			outcome: Purged, calls: []string{get, del}},
-		{name: "synced user refused", body: gid, dir: fakeDirectory{item: graph.DeletedItem{Type: directory.User, OnPremisesSyncEnabled: true}},
+		{name: "synced user refused", body: gid, dir: &fakeDirectory{Object: directory.DeletedObject{Type: directory.User, OnPremisesSyncEnabled: true}},
 			outcome: Failed, reason: ReasonSyncedObject, calls: []string{get}},
 		{name: "synced user allowed", body: gid, policy: func(p *Policy) { p.AllowSynced = true },
-			dir: fakeDirectory{item: graph.DeletedItem{Type: directory.User, OnPremisesSyncEnabled: true}}, outcome: Purged, calls: []string{get, del}},
+			dir: &fakeDirectory{Object: directory.DeletedObject{Type: directory.User, OnPremisesSyncEnabled: true}}, outcome: Purged, calls: []string{get, del}},
 		{name: "too recently deleted defers", body: gid, policy: func(p *Policy) { p.MinDeletedAge = 72 * time.Hour },
-			dir: fakeDirectory{item: userItem()}, outcome: RetryScheduled, deferred: true, next: 1, calls: []string{get},
+			dir: &fakeDirectory{Object: userItem()}, outcome: RetryScheduled, deferred: true, next: 1, calls: []string{get},
 			retryAt: now.Add(24 * time.Hour)},
-		{name: "dry run writes nothing", body: gid, policy: func(p *Policy) { p.DryRun = true }, dir: fakeDirectory{item: userItem()},
+		{name: "dry run writes nothing", body: gid, policy: func(p *Policy) { p.DryRun = true }, dir: &fakeDirectory{Object: userItem()},
 			outcome: DryRun, calls: []string{get}},
 		{name: "dry run still refuses", body: gid, policy: func(p *Policy) { p.DryRun = true },
-			dir: fakeDirectory{item: graph.DeletedItem{Type: directory.Group}}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}},
+			dir: &fakeDirectory{Object: directory.DeletedObject{Type: directory.Group}}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}},
 		{name: "verify off: no GET", body: `{"id":"` + gid + `","type":"user"}`, policy: func(p *Policy) { p.Verify = false; p.AllowSynced = true },
 			outcome: Purged, calls: []string{del}},
 		{name: "verify off: message type still checked", body: `{"id":"` + gid + `","type":"group"}`,
 			policy: func(p *Policy) { p.Verify = false; p.AllowSynced = true }, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{}},
-		{name: "GET 404 within grace retries", body: gid, dir: fakeDirectory{getErr: gerr(404, "Request_ResourceNotFound", 0)},
-			delivery: func(d *Delivery) { d.FirstRequested = now.Add(-time.Minute) },
+		{name: "GET 404 within grace retries", body: gid, dir: &fakeDirectory{GetErr: gerr(404, "Request_ResourceNotFound", 0)},
+			delivery: func(d *Attempt) { d.FirstRequested = now.Add(-time.Minute) },
 			outcome:  RetryScheduled, next: 2, retryAt: now.Add(30 * time.Second), calls: []string{get}},
-		{name: "404 retry never passes the grace end", body: gid, dir: fakeDirectory{getErr: gerr(404, "Request_ResourceNotFound", 0)},
-			delivery: func(d *Delivery) { d.FirstRequested = now.Add(-14*time.Minute - 50*time.Second); d.Attempt = 6 },
+		{name: "404 retry never passes the grace end", body: gid, dir: &fakeDirectory{GetErr: gerr(404, "Request_ResourceNotFound", 0)},
+			delivery: func(d *Attempt) { d.FirstRequested = now.Add(-14*time.Minute - 50*time.Second); d.Number = 6 },
 			outcome:  RetryScheduled, next: 7, retryAt: now.Add(11 * time.Second), calls: []string{get}},
-		{name: "GET 404 after grace is absent, no delete", body: gid, dir: fakeDirectory{getErr: gerr(404, "Request_ResourceNotFound", 0)},
-			delivery: func(d *Delivery) { d.FirstRequested = now.Add(-16 * time.Minute) }, outcome: Absent, calls: []string{get}},
-		{name: "DELETE 404 after grace is absent", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(404, "Request_ResourceNotFound", 0)},
-			delivery: func(d *Delivery) { d.FirstRequested = now.Add(-time.Hour) }, outcome: Absent, calls: []string{get, del}},
-		{name: "429 waits at least Retry-After", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(429, "TooManyRequests", 2*time.Minute)},
+		{name: "GET 404 after grace is absent, no delete", body: gid, dir: &fakeDirectory{GetErr: gerr(404, "Request_ResourceNotFound", 0)},
+			delivery: func(d *Attempt) { d.FirstRequested = now.Add(-16 * time.Minute) }, outcome: Absent, calls: []string{get}},
+		{name: "DELETE 404 after grace is absent", body: gid, dir: &fakeDirectory{Object: userItem(), PurgeErr: gerr(404, "Request_ResourceNotFound", 0)},
+			delivery: func(d *Attempt) { d.FirstRequested = now.Add(-time.Hour) }, outcome: Absent, calls: []string{get, del}},
+		{name: "429 waits at least Retry-After", body: gid, dir: &fakeDirectory{Object: userItem(), PurgeErr: gerr(429, "TooManyRequests", 2*time.Minute)},
 			outcome: RetryScheduled, next: 2, retryAt: now.Add(2 * time.Minute), calls: []string{get, del}},
-		{name: "503 backs off exponentially", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(503, "ServiceUnavailable", 0)},
-			delivery: func(d *Delivery) { d.Attempt = 2 }, outcome: RetryScheduled, next: 3, retryAt: now.Add(time.Minute), calls: []string{get, del}},
-		{name: "409 concurrency retries", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(409, "Directory_ConcurrencyViolation", 0)},
+		{name: "503 backs off exponentially", body: gid, dir: &fakeDirectory{Object: userItem(), PurgeErr: gerr(503, "ServiceUnavailable", 0)},
+			delivery: func(d *Attempt) { d.Number = 2 }, outcome: RetryScheduled, next: 3, retryAt: now.Add(time.Minute), calls: []string{get, del}},
+		{name: "409 concurrency retries", body: gid, dir: &fakeDirectory{Object: userItem(), PurgeErr: gerr(409, "Directory_ConcurrencyViolation", 0)},
 			outcome: RetryScheduled, next: 2},
-		{name: "network error retries", body: gid, dir: fakeDirectory{getErr: &graph.CallError{Method: "GET", Err: errors.New("connection refused")}},
+		{name: "network error retries", body: gid, dir: &fakeDirectory{GetErr: purgetest.Unreachable(directory.Unreachable, errors.New("connection refused"))},
 			outcome: RetryScheduled, next: 2},
-		{name: "token failure retries", body: gid, dir: fakeDirectory{getErr: &graph.CallError{Method: "GET", Err: &graph.TokenError{Err: errors.New("identity endpoint 500")}}},
+		{name: "token failure retries", body: gid, dir: &fakeDirectory{GetErr: purgetest.Unreachable(directory.NoToken, errors.New("identity endpoint 500"))},
 			outcome: RetryScheduled, next: 2, describes: "managed identity"},
-		{name: "retries exhausted", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(503, "ServiceUnavailable", 0)},
-			delivery: func(d *Delivery) { d.Attempt = 3 }, outcome: Failed, reason: ReasonRetriesExhausted, describes: "after 3 attempts"},
-		{name: "403 on delete names the permission", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(403, "Authorization_RequestDenied", 0)},
+		{name: "retries exhausted", body: gid, dir: &fakeDirectory{Object: userItem(), PurgeErr: gerr(503, "ServiceUnavailable", 0)},
+			delivery: func(d *Attempt) { d.Number = 3 }, outcome: Failed, reason: ReasonRetriesExhausted, describes: "after 3 attempts"},
+		{name: "403 on delete names the permission", body: gid, dir: &fakeDirectory{Object: userItem(), PurgeErr: gerr(403, "Authorization_RequestDenied", 0)},
 			outcome: Failed, reason: ReasonForbidden, describes: "User.DeleteRestore.All"},
 		{name: "403 on delete of an allowed group says app-only", body: gid,
 			policy:  func(p *Policy) { p.AllowedTypes = append(p.AllowedTypes, directory.Group) },
-			dir:     fakeDirectory{item: graph.DeletedItem{Type: directory.Group}, delErr: gerr(403, "Authorization_RequestDenied", 0)},
+			dir:     &fakeDirectory{Object: directory.DeletedObject{Type: directory.Group}, PurgeErr: gerr(403, "Authorization_RequestDenied", 0)},
 			outcome: Failed, reason: ReasonForbidden, describes: "does not support purging groups"},
 		{name: "403 on GET names the read permission", body: `{"id":"` + gid + `","type":"application"}`,
-			dir: fakeDirectory{getErr: gerr(403, "Authorization_RequestDenied", 0)}, outcome: Failed, reason: ReasonForbidden, describes: "Application.Read.All"},
+			dir: &fakeDirectory{GetErr: gerr(403, "Authorization_RequestDenied", 0)}, outcome: Failed, reason: ReasonForbidden, describes: "Application.Read.All"},
 		{name: "403 on GET of a declared group is a type refusal", body: `{"id":"` + gid + `","type":"group"}`,
-			dir: fakeDirectory{getErr: gerr(403, "Authorization_RequestDenied", 0)}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}, describes: "app-only"},
+			dir: &fakeDirectory{GetErr: gerr(403, "Authorization_RequestDenied", 0)}, outcome: Failed, reason: ReasonTypeNotAllowed, calls: []string{get}, describes: "app-only"},
 		{name: "403 on GET of an undeclared type explains both causes", body: gid,
-			dir: fakeDirectory{getErr: gerr(403, "Authorization_RequestDenied", 0)}, outcome: Failed, reason: ReasonForbidden, calls: []string{get}, describes: "outside PURGE_ALLOWED_TYPES"},
-		{name: "401 is forbidden", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(401, "InvalidAuthenticationToken", 0)},
+			dir: &fakeDirectory{GetErr: gerr(403, "Authorization_RequestDenied", 0)}, outcome: Failed, reason: ReasonForbidden, calls: []string{get}, describes: "outside PURGE_ALLOWED_TYPES"},
+		{name: "401 is forbidden", body: gid, dir: &fakeDirectory{Object: userItem(), PurgeErr: gerr(401, "InvalidAuthenticationToken", 0)},
 			outcome: Failed, reason: ReasonForbidden, describes: "freshly acquired token"},
-		{name: "400 is rejected", body: gid, dir: fakeDirectory{item: userItem(), delErr: gerr(400, "Request_BadRequest", 0)},
+		{name: "400 is rejected", body: gid, dir: &fakeDirectory{Object: userItem(), PurgeErr: gerr(400, "Request_BadRequest", 0)},
 			outcome: Failed, reason: ReasonGraphRejected},
 		{name: "hard-delete protection defers to deletion + 7 days", body: gid,
-			dir:     fakeDirectory{item: userItem(), delErr: &graph.Error{StatusCode: 400, Code: "Request_BadRequest", Message: "The object is protected by hard deletion protection."}},
+			dir:     &fakeDirectory{Object: userItem(), PurgeErr: purgetest.ErrMessage(directory.HardDeleteProtected, 400, "Request_BadRequest", "The object is protected by hard deletion protection.")},
 			outcome: RetryScheduled, deferred: true, next: 1, retryAt: now.Add(-48*time.Hour + 7*24*time.Hour)},
 	}
 	for _, tt := range tests {
@@ -159,17 +142,20 @@ func TestDecide(t *testing.T) {
 				tt.policy(&pol)
 			}
 			dir := tt.dir
-			p := &Processor{Directory: &dir, Policy: pol, Now: func() time.Time { return now }, Jitter: func() float64 { return 0.5 }}
-			d := Delivery{Body: []byte(tt.body), MessageID: "m1", Attempt: 1, FirstRequested: now}
+			if dir == nil {
+				dir = &fakeDirectory{}
+			}
+			p := NewProcessor(dir, pol, &ProcessorOptions{Now: func() time.Time { return now }, Jitter: func() float64 { return 0.5 }})
+			at := Attempt{Number: 1, FirstRequested: now}
 			if tt.delivery != nil {
-				tt.delivery(&d)
+				tt.delivery(&at)
 			}
-			dec := p.Decide(context.Background(), d)
+			dec := decide(p, tt.body, at)
 			if dec.Outcome != tt.outcome || dec.Reason != tt.reason {
-				t.Fatalf("outcome %s/%s, want %s/%s (%s)", dec.Outcome, dec.Reason, tt.outcome, tt.reason, dec.Description)
+				t.Fatalf("outcome %s/%s, want %s/%s (%s)", dec.Outcome, dec.Reason, tt.outcome, tt.reason, dec.Description())
 			}
-			if tt.calls != nil && strings.Join(dir.calls, ",") != strings.Join(tt.calls, ",") {
-				t.Errorf("calls %v, want %v", dir.calls, tt.calls)
+			if tt.calls != nil && strings.Join(dir.Calls(), ",") != strings.Join(tt.calls, ",") {
+				t.Errorf("calls %v, want %v", dir.Calls(), tt.calls)
 			}
 			if !tt.retryAt.IsZero() && !dec.RetryAt.Equal(tt.retryAt) {
 				t.Errorf("retryAt %s, want %s", dec.RetryAt, tt.retryAt)
@@ -180,10 +166,10 @@ func TestDecide(t *testing.T) {
 			if dec.Deferred != tt.deferred {
 				t.Errorf("deferred %v, want %v", dec.Deferred, tt.deferred)
 			}
-			if tt.describes != "" && !strings.Contains(dec.Description, tt.describes) {
-				t.Errorf("description %q does not mention %q", dec.Description, tt.describes)
+			if tt.describes != "" && !strings.Contains(dec.Description(), tt.describes) {
+				t.Errorf("description %q does not mention %q", dec.Description(), tt.describes)
 			}
-			if dec.Description == "" {
+			if dec.Description() == "" {
 				t.Error("empty description")
 			}
 		})
@@ -209,13 +195,22 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestGraphCallRecorded(t *testing.T) {
-	dir := fakeDirectory{item: userItem(), delErr: gerr(http.StatusTooManyRequests, "TooManyRequests", time.Second)}
-	p := &Processor{Directory: &dir, Policy: policy(), Now: func() time.Time { return now }}
-	dec := p.Decide(context.Background(), Delivery{Body: []byte(gid), Attempt: 1, FirstRequested: now})
+	dir := &fakeDirectory{Object: userItem(), PurgeErr: gerr(http.StatusTooManyRequests, "TooManyRequests", time.Second)}
+	p := NewProcessor(dir, policy(), &ProcessorOptions{Now: func() time.Time { return now }})
+	dec := decide(p, gid, Attempt{Number: 1, FirstRequested: now})
 	if dec.Graph.Method != "DELETE" || dec.Graph.Status != 429 || dec.Graph.Code != "TooManyRequests" || dec.Graph.RequestID != "req-err" {
 		t.Errorf("graph call %+v", dec.Graph)
 	}
 	if !strings.Contains(dec.LastError, "429") {
 		t.Errorf("last error %q", dec.LastError)
 	}
+}
+
+// decide parses body at the edge, as the server does, and decides on the parsed request.
+func decide(p *Processor, body string, at Attempt) Decision {
+	req, err := ParseRequest([]byte(body))
+	if err != nil {
+		return p.Invalid(err, at)
+	}
+	return p.Decide(context.Background(), req, at)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/entra-purge/entra-purge/internal/directory"
 )
 
-// MaxBodySize is the largest message body accepted (DESIGN.md §2). A purge request is one small object;
+// MaxBodySize is the largest message body accepted (docs/contract.md, "The message"). A purge request is one small object;
 // anything bigger is a mistake, not a request.
 const MaxBodySize = 64 << 10
 
@@ -36,8 +36,19 @@ type Request struct {
 	CorrelationID string
 }
 
-// ErrInvalidRequest is wrapped by every error ParseRequest returns.
+// ErrInvalidRequest is matched (errors.Is) by every error ParseRequest returns.
 var ErrInvalidRequest = errors.New("invalid purge request")
+
+// RequestError is why a body is not a purge request. Problem is a phrase for a person ("the body is
+// empty"), which the failure description quotes as it is.
+type RequestError struct {
+	Problem string
+}
+
+func (e *RequestError) Error() string { return ErrInvalidRequest.Error() + ": " + e.Problem }
+
+// Is makes every RequestError match ErrInvalidRequest.
+func (e *RequestError) Is(target error) bool { return target == ErrInvalidRequest }
 
 // ParseRequest reads a message body: a JSON object with an "id" (or "objectId"), or the bare object id as
 // text, optionally quoted or surrounded by white space. A JSON string holding a JSON object (a body that a
@@ -158,7 +169,7 @@ func jsonProblem(err error) string {
 }
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidRequest}, args...)...)
+	return &RequestError{Problem: fmt.Sprintf(format, args...)}
 }
 
 func clip(s string) string {

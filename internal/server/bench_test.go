@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/entra-purge/entra-purge/internal/directory"
-	"github.com/entra-purge/entra-purge/internal/graph"
+	"github.com/entra-purge/entra-purge/internal/purge/purgetest"
 )
 
 // BenchmarkInvocation measures one whole invocation — decode, decide, log, answer — with Graph and Service
@@ -15,11 +15,11 @@ func BenchmarkInvocation(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		body string
-		d    *dir
+		d    *purgetest.Directory
 	}{
-		{"purged", gid, &dir{item: graph.DeletedItem{Type: directory.User}}},
-		{"failed", "not-an-id", &dir{}},
-		{"retry", gid, &dir{item: graph.DeletedItem{Type: directory.User}, delErr: &graph.Error{StatusCode: 503}}},
+		{"purged", gid, dir(user(), nil)},
+		{"failed", "not-an-id", dir(directory.DeletedObject{}, nil)},
+		{"retry", gid, dir(user(), purgetest.Err(directory.Unavailable, 503, "", 0))},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			s, out, _ := newServer(tc.d, &fakeBus{}, false)

@@ -6,13 +6,13 @@ import (
 	"time"
 
 	"github.com/entra-purge/entra-purge/internal/directory"
-	"github.com/entra-purge/entra-purge/internal/graph"
+	"github.com/entra-purge/entra-purge/internal/purge/purgetest"
 )
 
 // Example pins the schema of the one JSON line each invocation logs (stdout, and the answer's Logs). The
 // alerts and queries in infra/ read these field names: change them only on purpose.
 func Example() {
-	s, out, _ := newServer(&dir{item: graph.DeletedItem{Type: directory.User}, delErr: &graph.Error{StatusCode: 429, Code: "TooManyRequests", RequestID: "rid-429", RetryAfter: 2 * time.Minute}}, &fakeBus{}, false)
+	s, out, _ := newServer(dir(user(), throttled("rid-429", 2*time.Minute)), &fakeBus{}, false)
 	post(s, invocation(`{"id":"`+gid+`","reason":"leaver","requestedBy":"hr-flow","correlationId":"TKT-42"}`, ""))
 	fmt.Print(strings.ReplaceAll(out.String(), `,"`, ",\n\"")) // one field per line, for reading
 	// Output:
@@ -40,4 +40,11 @@ func Example() {
 	// "nextAttempt":2,
 	// "deferred":false,
 	// "message":"purge retry-scheduled"}
+}
+
+// throttled is Graph's 429 with a request-id and a Retry-After.
+func throttled(requestID string, retryAfter time.Duration) error {
+	e := purgetest.Err(directory.Throttled, 429, "TooManyRequests", retryAfter)
+	e.Call.RequestID = requestID
+	return e
 }

@@ -1,6 +1,7 @@
 // Package server is the handler's HTTP side: it answers the Functions host's readiness probe and turns each
 // invocation of the purge function into a decision (package purge), secures the message on Service Bus when
-// the decision needs it (package bus), logs one JSON line, and answers the host.
+// the decision needs it (the copy from package message, sent through a Publisher), logs one JSON line, and
+// answers the host.
 //
 // The answer is 200 whenever the message is secured — purged, absent, a retry copy sent, a failure copy
 // sent, or nothing to write in dry run — and 500 only when it is not, so the host abandons the message and
@@ -17,11 +18,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/rs/zerolog"
 
-	"github.com/entra-purge/entra-purge/internal/bus"
 	"github.com/entra-purge/entra-purge/internal/funcproto"
+	"github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/internal/purge"
 )
 
@@ -34,29 +34,72 @@ const (
 
 // Publisher sends a message to a queue; *bus.Client implements it.
 type Publisher interface {
-	Send(ctx context.Context, queue string, msg *azservicebus.Message) error
+	Send(ctx context.Context, queue string, m message.Outgoing) error
 }
 
-// Server handles the host's requests. Set every field before serving.
-type Server struct {
-	Processor   *purge.Processor
-	Bus         Publisher
-	Queue       string // the trigger queue, for retry copies
-	FailedQueue string
-	// Timeout bounds one invocation; SettleReserve of it is kept for sending the copy after Graph.
+// Options are the optional parts of a [Server]. A nil *Options means defaults.
+type Options struct {
+	// Timeout bounds one invocation (default 45 s); SettleReserve of it (default: a quarter, between 3 and
+	// 15 s) is kept for sending the copy after the Graph calls.
 	Timeout       time.Duration
 	SettleReserve time.Duration
-	// Log receives one JSON line per invocation (stdout: the host records it as Information).
+	// Log receives one JSON line per invocation (stdout: the host records it as Information); nil discards.
 	Log io.Writer
-	// Stderr receives the reason before any non-2xx answer (the host drops that answer's body).
+	// Stderr receives the reason before any non-2xx answer (the host drops that answer's body); nil discards.
 	Stderr io.Writer
-	Level  zerolog.Level
-	Now    func() time.Time
+	// Level is the lowest level logged; the zero value (debug) logs every line.
+	Level zerolog.Level
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// Server handles the host's requests.
+type Server struct {
+	proc          *purge.Processor
+	pub           Publisher
+	queues        message.Queues
+	timeout       time.Duration
+	settleReserve time.Duration
+	log, errOut   io.Writer
+	level         zerolog.Level
+	now           func() time.Time
 
 	logMu sync.Mutex
 }
 
-// Handler returns the HTTP handler: GET / for readiness and pings, POST /purge for invocations.
+// New returns a server that decides with proc and secures messages on queues through pub.
+func New(proc *purge.Processor, pub Publisher, queues message.Queues, opts *Options) *Server {
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Server{proc: proc, pub: pub, queues: queues, timeout: opts.Timeout, settleReserve: opts.SettleReserve,
+		log: opts.Log, errOut: opts.Stderr, level: opts.Level, now: opts.Now}
+	if s.timeout <= 0 {
+		s.timeout = 45 * time.Second
+	}
+	if s.settleReserve <= 0 {
+		s.settleReserve = SettleReserve(s.timeout)
+	}
+	if s.log == nil {
+		s.log = io.Discard
+	}
+	if s.errOut == nil {
+		s.errOut = io.Discard
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// SettleReserve is the part of an invocation deadline kept for sending the retry or failure copy after the
+// Graph calls: a quarter of it, between 3 and 15 seconds.
+func SettleReserve(timeout time.Duration) time.Duration {
+	return min(max(timeout/4, 3*time.Second), 15*time.Second)
+}
+
+// Handler returns the HTTP handler: GET / for readiness and pings, POST /purge for invocations. Every
+// answer is a JSON object, also to a route the host never uses, because the host cannot use any other.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -64,24 +107,24 @@ func (s *Server) Handler() http.Handler {
 		_, _ = io.WriteString(w, `{"status":"ready"}`)
 	})
 	mux.HandleFunc("POST /"+FunctionName, s.invoke)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error":"no such route: this handler serves GET / and POST /`+FunctionName+`"}`)
+	})
 	return mux
 }
 
-func (s *Server) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Server) clock() time.Time { return s.now().UTC() }
 
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
-	start := s.now()
+	start := s.clock()
 	invocationID := r.Header.Get("X-Azure-Functions-InvocationId")
-	ctx, cancel := context.WithTimeout(r.Context(), s.Timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 
 	inv, err := funcproto.DecodeInvocation(r.Body)
-	var msg *funcproto.Message
+	var msg *message.Delivery
 	if err == nil {
 		msg, err = inv.ServiceBusMessage(BindingName)
 	}
@@ -93,29 +136,23 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	d := delivery(msg, s.now())
-	graphCtx, cancelGraph := context.WithTimeout(ctx, s.Timeout-s.SettleReserve)
-	dec := s.Processor.Decide(graphCtx, d)
-	cancelGraph()
-
-	orig := bus.Original{
-		Body: msg.Body, MessageID: msg.MessageID, CorrelationID: msg.CorrelationID, ContentType: msg.ContentType,
-		OriginalMessageID: d.OriginalMessageID, FirstRequested: d.FirstRequested,
+	at := msg.Attempt(s.clock())
+	var dec purge.Decision
+	if req, err := purge.ParseRequest(msg.Body); err != nil {
+		dec = s.proc.Invalid(err, at)
+	} else {
+		graphCtx, cancelGraph := context.WithTimeout(ctx, s.timeout-s.settleReserve)
+		dec = s.proc.Decide(graphCtx, req, at)
+		cancelGraph()
 	}
-	settled := "none"
+
+	settlement := message.Settle(msg, dec, s.queues, s.clock())
 	var sendErr error
-	if !dec.DryRunOnly {
-		switch dec.Outcome {
-		case purge.RetryScheduled:
-			settled = "retry-copy:" + s.Queue
-			sendErr = s.Bus.Send(ctx, s.Queue, bus.RetryCopy(orig, dec))
-		case purge.Failed:
-			settled = "failure-queue:" + s.FailedQueue
-			sendErr = s.Bus.Send(ctx, s.FailedQueue, bus.FailureCopy(orig, dec, s.now()))
-		}
+	if settlement.Kind != purge.SettleNothing {
+		sendErr = s.pub.Send(ctx, settlement.Queue, settlement.Copy)
 	}
 
-	line := s.logLine(dec, d, msg, invocationID, settled, sendErr, s.now().Sub(start))
+	line := s.logLine(dec, msg, invocationID, settlement, sendErr, s.clock().Sub(start))
 	if sendErr != nil {
 		s.stderr("entra-purge: message %s for object %s not secured (%s), answering 500 so the host abandons it and Service Bus redelivers it: %v",
 			msg.MessageID, dec.Request.ID, dec.Outcome, sendErr)
@@ -125,35 +162,10 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	funcproto.WriteResponse(w, http.StatusOK, funcproto.Response{Logs: []string{line}})
 }
 
-// delivery reads the retry bookkeeping the handler's own copies carry (PurgeAttempt, PurgeFirstRequested,
-// OriginalMessageId); a first delivery has none of them.
-func delivery(m *funcproto.Message, now time.Time) purge.Delivery {
-	d := purge.Delivery{
-		Body: m.Body, MessageID: m.MessageID, DeliveryCount: m.DeliveryCount,
-		Attempt: 1, FirstRequested: m.EnqueuedTime, OriginalMessageID: m.MessageID,
-	}
-	props := m.ApplicationProperties
-	if v, ok := props[bus.PropAttempt].(float64); ok && v >= 1 && v < 1e6 {
-		d.Attempt = int(v)
-	}
-	if v, ok := props[bus.PropFirstRequested].(string); ok {
-		if t, ok := funcproto.ParseHostTime(v); ok {
-			d.FirstRequested = t
-		}
-	}
-	if v, ok := props[bus.PropOriginalMessageID].(string); ok && v != "" {
-		d.OriginalMessageID = v
-	}
-	if d.FirstRequested.IsZero() {
-		d.FirstRequested = now
-	}
-	return d
-}
-
-// logLine writes the invocation's one JSON line to Log and returns it for the answer's Logs.
-func (s *Server) logLine(dec purge.Decision, d purge.Delivery, m *funcproto.Message, invocationID, settled string, sendErr error, took time.Duration) string {
+// logLine writes the invocation's one JSON line to the log and returns it for the answer's Logs.
+func (s *Server) logLine(dec purge.Decision, m *message.Delivery, invocationID string, settlement message.Settlement, sendErr error, took time.Duration) string {
 	var buf bytes.Buffer
-	lg := zerolog.New(&buf).Level(s.Level).With().Time(zerolog.TimestampFieldName, s.now()).Logger()
+	lg := zerolog.New(&buf).Level(s.level).With().Time(zerolog.TimestampFieldName, s.clock()).Logger()
 	level := zerolog.InfoLevel
 	switch {
 	case sendErr != nil:
@@ -168,7 +180,7 @@ func (s *Server) logLine(dec purge.Decision, d purge.Delivery, m *funcproto.Mess
 		Str("objectId", dec.Request.ID.String()).
 		Str("objectType", string(dec.ObjectType)).
 		Str("messageId", m.MessageID).
-		Str("originalMessageId", d.OriginalMessageID).
+		Str("originalMessageId", m.OriginalMessageID()).
 		Str("invocationId", invocationID).
 		Int("deliveryCount", m.DeliveryCount).
 		Int("attempt", dec.Attempt).
@@ -179,8 +191,8 @@ func (s *Server) logLine(dec purge.Decision, d purge.Delivery, m *funcproto.Mess
 		Str("reason", dec.Request.Reason).
 		Str("requestedBy", dec.Request.RequestedBy).
 		Str("correlationId", dec.Request.CorrelationID).
-		Str("settlement", settled).
-		Str("description", dec.Description)
+		Stringer("settlement", settlement).
+		Str("description", dec.Description())
 	if dec.Graph.Method != "" {
 		ev = ev.Str("graphMethod", dec.Graph.Method)
 	}
@@ -198,19 +210,16 @@ func (s *Server) logLine(dec purge.Decision, d purge.Delivery, m *funcproto.Mess
 	}
 	ev.Msg("purge " + string(dec.Outcome))
 	line := strings.TrimRight(buf.String(), "\n")
-	if line != "" && s.Log != nil {
+	if line != "" {
 		s.logMu.Lock()
-		_, _ = fmt.Fprintln(s.Log, line)
+		_, _ = fmt.Fprintln(s.log, line)
 		s.logMu.Unlock()
 	}
 	return line
 }
 
 func (s *Server) stderr(format string, args ...any) {
-	if s.Stderr == nil {
-		return
-	}
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	_, _ = fmt.Fprintf(s.Stderr, format+"\n", args...)
+	_, _ = fmt.Fprintf(s.errOut, format+"\n", args...)
 }

@@ -14,20 +14,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/rs/zerolog"
 
-	"github.com/entra-purge/entra-purge/internal/bus"
 	"github.com/entra-purge/entra-purge/internal/directory"
-	"github.com/entra-purge/entra-purge/internal/graph"
+	"github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/internal/purge"
+	"github.com/entra-purge/entra-purge/internal/purge/purgetest"
 )
 
 const gid = "8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 
 type sent struct {
 	queue string
-	msg   *azservicebus.Message
+	msg   message.Outgoing
 }
 
 type fakeBus struct {
@@ -36,7 +35,7 @@ type fakeBus struct {
 	fail error
 }
 
-func (f *fakeBus) Send(_ context.Context, q string, m *azservicebus.Message) error {
+func (f *fakeBus) Send(_ context.Context, q string, m message.Outgoing) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
@@ -46,33 +45,24 @@ func (f *fakeBus) Send(_ context.Context, q string, m *azservicebus.Message) err
 	return nil
 }
 
-type dir struct {
-	item   graph.DeletedItem
-	delErr error
-	dels   int
+// dir is the shared fake directory holding obj, failing purges with purgeErr (when not nil), and answering
+// with these request-ids.
+func dir(obj directory.DeletedObject, purgeErr error) *purgetest.Directory {
+	return &purgetest.Directory{Object: obj, PurgeErr: purgeErr, GetRequestID: "rid-get", PurgeRequestID: "rid-del"}
 }
 
-func (d *dir) GetDeletedItem(context.Context, directory.ObjectID) (graph.DeletedItem, graph.Result, error) {
-	return d.item, graph.Result{StatusCode: 200, RequestID: "rid-get"}, nil
-}
-func (d *dir) PurgeDeletedItem(context.Context, directory.ObjectID) (graph.Result, error) {
-	d.dels++
-	if d.delErr != nil {
-		return graph.Result{}, d.delErr
-	}
-	return graph.Result{StatusCode: 204, RequestID: "rid-del"}, nil
-}
+func user() directory.DeletedObject { return directory.DeletedObject{Type: directory.User} }
 
 var now = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
-func newServer(d *dir, b *fakeBus, dry bool) (*Server, *bytes.Buffer, *bytes.Buffer) {
+func newServer(d *purgetest.Directory, b *fakeBus, dry bool) (*Server, *bytes.Buffer, *bytes.Buffer) {
 	var out, errOut bytes.Buffer
-	p := &purge.Processor{Directory: d, Now: func() time.Time { return now }, Jitter: func() float64 { return 0.5 }, Policy: purge.Policy{
+	p := purge.NewProcessor(d, purge.Policy{
 		AllowedTypes: []directory.Type{directory.User}, Verify: true, MaxAttempts: 3, NotFoundGrace: 15 * time.Minute,
 		RetryBaseDelay: 30 * time.Second, RetryMaxDelay: 15 * time.Minute, DryRun: dry,
-	}}
-	return &Server{Processor: p, Bus: b, Queue: "purge-requests", FailedQueue: "purge-failed", Timeout: 10 * time.Second,
-		SettleReserve: 3 * time.Second, Log: &out, Stderr: &errOut, Level: zerolog.InfoLevel, Now: func() time.Time { return now }}, &out, &errOut
+	}, &purge.ProcessorOptions{Now: func() time.Time { return now }, Jitter: func() float64 { return 0.5 }})
+	return New(p, b, message.Queues{Trigger: "purge-requests", Failed: "purge-failed"}, &Options{Timeout: 10 * time.Second,
+		SettleReserve: 3 * time.Second, Log: &out, Stderr: &errOut, Level: zerolog.InfoLevel, Now: func() time.Time { return now }}), &out, &errOut
 }
 
 func invocation(body string, props string) string {
@@ -105,7 +95,7 @@ func logs(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
 }
 
 func TestReadiness(t *testing.T) {
-	s, _, _ := newServer(&dir{}, &fakeBus{}, false)
+	s, _, _ := newServer(dir(directory.DeletedObject{}, nil), &fakeBus{}, false)
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Code != 200 || rec.Body.Len() == 0 {
@@ -114,7 +104,7 @@ func TestReadiness(t *testing.T) {
 }
 
 func TestPurgedLogLine(t *testing.T) {
-	d, b := &dir{item: graph.DeletedItem{Type: directory.User}}, &fakeBus{}
+	d, b := dir(user(), nil), &fakeBus{}
 	s, out, _ := newServer(d, b, false)
 	rec := post(s, invocation(`{"id":"`+gid+`","reason":"leaver","requestedBy":"hr-flow","correlationId":"TKT-42"}`, ""))
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
@@ -138,13 +128,13 @@ func TestPurgedLogLine(t *testing.T) {
 
 func TestFailureGoesToFailureQueue(t *testing.T) {
 	b := &fakeBus{}
-	s, _, _ := newServer(&dir{}, b, false)
+	s, _, _ := newServer(dir(directory.DeletedObject{}, nil), b, false)
 	rec := post(s, invocation("../users/x", ""))
 	if rec.Code != 200 || len(b.sent) != 1 || b.sent[0].queue != "purge-failed" {
 		t.Fatalf("answer %d sent %+v", rec.Code, b.sent)
 	}
-	p := b.sent[0].msg.ApplicationProperties
-	if p[bus.PropDeadLetterReason] != "InvalidMessage" || string(b.sent[0].msg.Body) != "../users/x" || p[bus.PropOriginalMessageID] != "msg-1" {
+	p := b.sent[0].msg.Properties
+	if p[message.PropDeadLetterReason] != "InvalidMessage" || string(b.sent[0].msg.Body) != "../users/x" || p[message.PropOriginalMessageID] != "msg-1" {
 		t.Errorf("failure copy %v %q", p, b.sent[0].msg.Body)
 	}
 	if line := logs(t, rec); line["deadLetterReason"] != "InvalidMessage" || line["level"] != "error" {
@@ -154,15 +144,15 @@ func TestFailureGoesToFailureQueue(t *testing.T) {
 
 func TestRetryCopyCarriesBookkeeping(t *testing.T) {
 	b := &fakeBus{}
-	s, _, _ := newServer(&dir{item: graph.DeletedItem{Type: directory.User}, delErr: &graph.Error{StatusCode: 503}}, b, false)
+	s, _, _ := newServer(dir(user(), purgetest.Err(directory.Unavailable, 503, "", 0)), b, false)
 	rec := post(s, invocation(gid, `{"PurgeAttempt":2,"PurgeFirstRequested":"2026-11-28T11:00:00Z","OriginalMessageId":"first"}`))
 	if rec.Code != 200 || len(b.sent) != 1 || b.sent[0].queue != "purge-requests" {
 		t.Fatalf("answer %d sent %+v", rec.Code, b.sent)
 	}
 	m := b.sent[0].msg
-	if m.ApplicationProperties[bus.PropAttempt] != int64(3) || m.ApplicationProperties[bus.PropFirstRequested] != "2026-11-28T11:00:00Z" ||
-		m.ApplicationProperties[bus.PropOriginalMessageID] != "first" || !m.ScheduledEnqueueTime.Equal(now.Add(time.Minute)) {
-		t.Errorf("retry copy %v at %v", m.ApplicationProperties, m.ScheduledEnqueueTime)
+	if m.Properties[message.PropAttempt] != int64(3) || m.Properties[message.PropFirstRequested] != "2026-11-28T11:00:00Z" ||
+		m.Properties[message.PropOriginalMessageID] != "first" || !m.ScheduledAt.Equal(now.Add(time.Minute)) {
+		t.Errorf("retry copy %v at %v", m.Properties, m.ScheduledAt)
 	}
 	if line := logs(t, rec); line["attempt"] != 2.0 || line["nextAttempt"] != 3.0 || line["originalMessageId"] != "first" {
 		t.Errorf("line %v", line)
@@ -171,7 +161,7 @@ func TestRetryCopyCarriesBookkeeping(t *testing.T) {
 
 func TestNotSecuredAnswers500WithReasonOnStderr(t *testing.T) {
 	b := &fakeBus{fail: errors.New("amqp:not-found: queue purge-failed does not exist")}
-	s, _, errOut := newServer(&dir{}, b, false)
+	s, _, errOut := newServer(dir(directory.DeletedObject{}, nil), b, false)
 	rec := post(s, invocation("not-an-id", ""))
 	if rec.Code != 500 || rec.Header().Get("Content-Type") != "application/json" || rec.Body.Len() == 0 {
 		t.Fatalf("answer %d %q", rec.Code, rec.Body)
@@ -182,7 +172,7 @@ func TestNotSecuredAnswers500WithReasonOnStderr(t *testing.T) {
 }
 
 func TestBrokenEnvelopeAnswers500(t *testing.T) {
-	s, _, errOut := newServer(&dir{}, &fakeBus{}, false)
+	s, _, errOut := newServer(dir(directory.DeletedObject{}, nil), &fakeBus{}, false)
 	if rec := post(s, `{"Data":{}}`); rec.Code != 500 || !strings.Contains(errOut.String(), "abandon") {
 		t.Fatalf("answer %d, stderr %q", rec.Code, errOut)
 	}
@@ -191,11 +181,11 @@ func TestBrokenEnvelopeAnswers500(t *testing.T) {
 func TestDryRunWritesNothing(t *testing.T) {
 	for _, body := range []string{gid, "bad id"} {
 		b := &fakeBus{}
-		d := &dir{item: graph.DeletedItem{Type: directory.User}}
+		d := dir(user(), nil)
 		s, _, _ := newServer(d, b, true)
 		rec := post(s, invocation(body, ""))
-		if rec.Code != 200 || len(b.sent) != 0 || d.dels != 0 {
-			t.Fatalf("%s: answer %d sent %d deletes %d", body, rec.Code, len(b.sent), d.dels)
+		if rec.Code != 200 || len(b.sent) != 0 || d.Purges() != 0 {
+			t.Fatalf("%s: answer %d sent %d deletes %d", body, rec.Code, len(b.sent), d.Purges())
 		}
 		if line := logs(t, rec); line["dryRun"] != true {
 			t.Errorf("line %v", line)
@@ -224,7 +214,7 @@ func TestFunctionJSONAgrees(t *testing.T) {
 
 // Every answer to the host is a JSON object, also for methods and paths it never uses.
 func TestUnknownRoutes(t *testing.T) {
-	s, _, _ := newServer(&dir{}, &fakeBus{}, false)
+	s, _, _ := newServer(dir(directory.DeletedObject{}, nil), &fakeBus{}, false)
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/Purge", nil))
 	if rec.Code != http.StatusNotFound {

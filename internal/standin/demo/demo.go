@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/entra-purge/entra-purge/internal/bus"
+	"github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/internal/standin/funchost"
 	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
 	"github.com/entra-purge/entra-purge/internal/standin/localstack"
@@ -63,7 +64,7 @@ type Report struct {
 	Results []Result
 	Elapsed time.Duration
 	// FailureQueue is what `handler failed` would list at the end.
-	FailureQueue []bus.FailedMessage
+	FailureQueue []message.FailedMessage
 	// Host are the host stand-in's counters (restarts, hangs…).
 	Host funchost.Stats
 }
@@ -190,16 +191,19 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	report := &Report{Elapsed: time.Since(start), Host: host.Stats()}
-	bc, err := bus.NewClient(stack.Bus.ConnectionString(), "", nil)
+	bc, err := bus.NewClient(stack.Bus.ConnectionString(), "", nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer bc.Close(context.Background())
-	report.FailureQueue, err = bc.PeekFailed(ctx, stack.Settings["PURGE_FAILED_QUEUE_NAME"], 100)
+	peeked, err := bc.Peek(ctx, stack.Settings["PURGE_FAILED_QUEUE_NAME"], 100)
 	if err != nil {
 		return nil, err
 	}
-	failed := map[string]bus.FailedMessage{}
+	for _, d := range peeked {
+		report.FailureQueue = append(report.FailureQueue, d.Failed())
+	}
+	failed := map[string]message.FailedMessage{}
 	for _, f := range report.FailureQueue {
 		failed[f.OriginalMessageID] = f
 	}
@@ -217,7 +221,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			r.EndedIn = "nothing to purge (logged)"
 		case "failed":
 			if f, ok := failed[ids[i]]; ok {
-				r.EndedIn = "failure queue: " + f.Reason
+				r.EndedIn = "failure queue: " + string(f.Reason)
 			} else {
 				r.EndedIn = "NOT on the failure queue"
 			}

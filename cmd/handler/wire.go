@@ -1,7 +1,8 @@
-// Package app wires configuration, credentials, the Graph client, Service Bus and the purge domain into
-// the pieces the executable runs: the host-facing server and the operator's commands. It is the only
-// package that knows all the others.
-package app
+package main
+
+// The wiring: configuration, credentials, the Graph client, Service Bus and the purge domain assembled
+// into what the executable runs (the host-facing server and the operator's commands). This file is the
+// only place that knows every package.
 
 import (
 	"context"
@@ -14,22 +15,25 @@ import (
 	"github.com/entra-purge/entra-purge/internal/bus"
 	"github.com/entra-purge/entra-purge/internal/config"
 	"github.com/entra-purge/entra-purge/internal/graph"
+	"github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/internal/purge"
 )
 
-// App holds the long-lived clients built from a Config.
-type App struct {
-	Config    *config.Config
-	Cred      azcore.TokenCredential
-	Graph     *graph.Client
-	Bus       *bus.Client
-	Processor *purge.Processor
+// The Graph client is the domain's directory.
+var _ purge.Directory = (*graph.Client)(nil)
+
+// app holds the long-lived clients built from a Config.
+type app struct {
+	cfg   *config.Config
+	cred  azcore.TokenCredential
+	graph *graph.Client
+	bus   *bus.Client
 }
 
-// New builds the clients. Nothing touches the network here: a missing queue or an unreachable Graph shows
-// up on first use, as a retry or a 500, never as a start-up failure.
-func New(cfg *config.Config) (*App, error) {
-	cred, err := Credential(cfg)
+// newApp builds the clients. Nothing touches the network here: a missing queue or an unreachable Graph
+// shows up on first use, as a retry or a 500, never as a start-up failure.
+func newApp(cfg *config.Config) (*app, error) {
+	cred, err := credential(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -40,18 +44,25 @@ func New(cfg *config.Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	bc, err := bus.NewClient(cfg.SBConnectionString, cfg.SBNamespace, cred)
+	bc, err := bus.NewClient(cfg.SBConnectionString, cfg.SBNamespace, cred, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &App{
-		Config: cfg, Cred: cred, Graph: gc, Bus: bc,
-		Processor: &purge.Processor{Directory: gc, Policy: PolicyOf(cfg)},
-	}, nil
+	return &app{cfg: cfg, cred: cred, graph: gc, bus: bc}, nil
 }
 
-// PolicyOf maps the configuration onto the purge policy.
-func PolicyOf(cfg *config.Config) purge.Policy {
+// processor is the purge domain deciding with the Graph client under policy.
+func (a *app) processor(policy purge.Policy) *purge.Processor {
+	return purge.NewProcessor(a.graph, policy, nil)
+}
+
+// queues are the two queues messages are secured on.
+func (a *app) queues() message.Queues {
+	return message.Queues{Trigger: a.cfg.Queue, Failed: a.cfg.FailedQueue}
+}
+
+// policyOf maps the configuration onto the purge policy.
+func policyOf(cfg *config.Config) purge.Policy {
 	return purge.Policy{
 		AllowedTypes: cfg.AllowedTypes, ProtectedIDs: cfg.ProtectedIDs, Verify: cfg.Verify, AllowSynced: cfg.AllowSynced,
 		MinDeletedAge: cfg.MinDeletedAge, DryRun: cfg.DryRun, MaxAttempts: cfg.MaxAttempts, NotFoundGrace: cfg.NotFoundGrace,
@@ -59,10 +70,10 @@ func PolicyOf(cfg *config.Config) purge.Policy {
 	}
 }
 
-// Credential is the managed identity when the platform's identity endpoint is present (in Azure, or the
+// credential is the managed identity when the platform's identity endpoint is present (in Azure, or the
 // local stand-in), user-assigned when AZURE_CLIENT_ID is set; otherwise DefaultAzureCredential, so a
 // developer's `az login` works.
-func Credential(cfg *config.Config) (azcore.TokenCredential, error) {
+func credential(cfg *config.Config) (azcore.TokenCredential, error) {
 	if cfg.ManagedIdentity {
 		opts := &azidentity.ManagedIdentityCredentialOptions{}
 		if cfg.ClientID != "" {
@@ -82,8 +93,8 @@ func Credential(cfg *config.Config) (azcore.TokenCredential, error) {
 }
 
 // Close releases the Service Bus connection.
-func (a *App) Close() {
+func (a *app) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = a.Bus.Close(ctx)
+	_ = a.bus.Close(ctx)
 }
