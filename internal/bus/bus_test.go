@@ -3,7 +3,9 @@ package bus
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
@@ -47,5 +49,124 @@ func TestSendersReusedAndReplacedAfterFailure(t *testing.T) {
 	}
 	if len(made) != 2 || len(made[1].sent) != 3 {
 		t.Errorf("senders made %d, sent on second %d", len(made), len(made[1].sent))
+	}
+}
+
+// fakeReceiver is a failure queue in peek-lock mode: a received message stays locked (invisible) until it
+// is completed or abandoned. An empty receive answers at once, as the SDK does when its wait runs out.
+type fakeReceiver struct {
+	queue     []*azservicebus.ReceivedMessage
+	locked    map[*azservicebus.ReceivedMessage]bool
+	completed []string
+	abandoned []string
+	fail      error
+}
+
+func newFakeReceiver(msgs ...*azservicebus.ReceivedMessage) *fakeReceiver {
+	return &fakeReceiver{queue: msgs, locked: map[*azservicebus.ReceivedMessage]bool{}}
+}
+
+func (f *fakeReceiver) ReceiveMessages(ctx context.Context, n int, _ *azservicebus.ReceiveMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	var out []*azservicebus.ReceivedMessage
+	for _, m := range f.queue {
+		if len(out) < n && !f.locked[m] {
+			f.locked[m] = true
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil, context.DeadlineExceeded
+	}
+	return out, nil
+}
+
+func (f *fakeReceiver) CompleteMessage(_ context.Context, m *azservicebus.ReceivedMessage, _ *azservicebus.CompleteMessageOptions) error {
+	for i, q := range f.queue {
+		if q == m {
+			f.queue = append(f.queue[:i], f.queue[i+1:]...)
+			f.completed = append(f.completed, m.MessageID)
+			return nil
+		}
+	}
+	return errors.New("lock lost")
+}
+
+func (f *fakeReceiver) AbandonMessage(_ context.Context, m *azservicebus.ReceivedMessage, _ *azservicebus.AbandonMessageOptions) error {
+	delete(f.locked, m)
+	f.abandoned = append(f.abandoned, m.MessageID)
+	return nil
+}
+
+func failedMsg(id string, seq int64, reason string) *azservicebus.ReceivedMessage {
+	return &azservicebus.ReceivedMessage{MessageID: id, SequenceNumber: &seq, Body: []byte(id),
+		ApplicationProperties: map[string]any{message.PropDeadLetterReason: reason, message.PropOriginalMessageID: "orig-" + id}}
+}
+
+func TestReplayMovesMatchingAndPutsTheRestBack(t *testing.T) {
+	r := newFakeReceiver(failedMsg("a", 1, "Forbidden"), failedMsg("b", 2, "InvalidMessage"), failedMsg("c", 3, "Forbidden"))
+	var sent []message.Outgoing
+	send := func(_ context.Context, m message.Outgoing) error { sent = append(sent, m); return nil }
+	res, err := replay(context.Background(), r, send, "purge-failed", "purge-requests", ReplayOptions{Reason: "Forbidden"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Replayed) != 2 || res.Replayed[0].MessageID != "a" || res.Replayed[1].MessageID != "c" || res.Skipped != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	if len(sent) != 2 || sent[0].MessageID != message.ReplayMessageID("a") || sent[0].Properties[message.PropReplayOf] != "orig-a" {
+		t.Errorf("sent %+v", sent)
+	}
+	if strings.Join(r.completed, ",") != "a,c" || strings.Join(r.abandoned, ",") != "b" || len(r.queue) != 1 {
+		t.Errorf("completed %v abandoned %v left %d", r.completed, r.abandoned, len(r.queue))
+	}
+}
+
+// A copy that could not be sent leaves its message on the failure queue (abandoned, not completed).
+func TestReplaySendFailureLosesNothing(t *testing.T) {
+	r := newFakeReceiver(failedMsg("a", 1, "Forbidden"), failedMsg("b", 2, "Forbidden"))
+	send := func(context.Context, message.Outgoing) error { return errors.New("amqp:not-found") }
+	res, err := replay(context.Background(), r, send, "purge-failed", "purge-requests", ReplayOptions{})
+	if err == nil || len(res.Replayed) != 0 || len(r.completed) != 0 || len(r.queue) != 2 {
+		t.Fatalf("err %v result %+v completed %v", err, res, r.completed)
+	}
+	for _, m := range r.queue {
+		if r.locked[m] {
+			t.Errorf("%s still locked after the run", m.MessageID)
+		}
+	}
+}
+
+func TestReplayMaxAndReceiveErrors(t *testing.T) {
+	r := newFakeReceiver(failedMsg("a", 1, "Forbidden"), failedMsg("b", 2, "Forbidden"), failedMsg("c", 3, "Forbidden"))
+	send := func(context.Context, message.Outgoing) error { return nil }
+	res, err := replay(context.Background(), r, send, "purge-failed", "purge-requests", ReplayOptions{Max: 2})
+	if err != nil || len(res.Replayed) != 2 || len(r.queue) != 1 {
+		t.Fatalf("max 2: err %v result %+v left %d", err, res, len(r.queue))
+	}
+	broken := newFakeReceiver()
+	broken.fail = errors.New("connection refused")
+	if _, err := replay(context.Background(), broken, send, "purge-failed", "purge-requests", ReplayOptions{}); err == nil || !strings.Contains(err.Error(), "purge-failed") {
+		t.Errorf("receive error: %v", err)
+	}
+}
+
+// Conversions to and from the SDK keep every field the copies rely on, and leave empty strings unset.
+func TestSDKConversions(t *testing.T) {
+	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	m := toSDK(message.Outgoing{Body: []byte("b"), MessageID: "id", ScheduledAt: at, Properties: map[string]any{"k": int64(1)}})
+	if *m.MessageID != "id" || !m.ScheduledEnqueueTime.Equal(at) || m.ContentType != nil || m.CorrelationID != nil || m.ApplicationProperties["k"] != int64(1) {
+		t.Errorf("toSDK %+v", m)
+	}
+	if toSDK(message.Outgoing{}).ScheduledEnqueueTime != nil {
+		t.Error("an unscheduled message got a ScheduledEnqueueTime")
+	}
+	seq, ct, corr := int64(5), "application/json", "TKT"
+	d := fromSDK(&azservicebus.ReceivedMessage{MessageID: "r", Body: []byte("x"), SequenceNumber: &seq, ContentType: &ct, CorrelationID: &corr,
+		DeliveryCount: 2, EnqueuedTime: &at})
+	if d.MessageID != "r" || d.SequenceNumber != 5 || d.ContentType != ct || d.CorrelationID != corr || d.DeliveryCount != 2 || !d.EnqueuedTime.Equal(at) || d.Properties == nil {
+		t.Errorf("fromSDK %+v", d)
 	}
 }

@@ -100,7 +100,7 @@ func replay(ctx context.Context, r receiver, send func(context.Context, message.
 			return res, ctx.Err()
 		}
 		cycled := false
-		for _, m := range msgs {
+		for i, m := range msgs {
 			d := fromSDK(m)
 			f := d.Failed()
 			key := fmt.Sprint(f.SequenceNumber, "/", m.MessageID)
@@ -120,10 +120,12 @@ func replay(ctx context.Context, r receiver, send func(context.Context, message.
 			}
 			seen[key] = true
 			if err := send(ctx, message.ReplayCopy(&d)); err != nil {
-				held = append(held, m)
+				// This message and the rest of the batch go back now, not when their locks run out.
+				held = append(held, msgs[i:]...)
 				return res, err
 			}
 			if err := r.CompleteMessage(ctx, m, nil); err != nil {
+				held = append(held, msgs[i+1:]...)
 				return res, fmt.Errorf("service bus: %s was copied to %s but could not be removed from %s (it may be replayed twice; duplicate detection drops the second copy): %w",
 					m.MessageID, triggerQueue, failedQueue, err)
 			}

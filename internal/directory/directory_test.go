@@ -2,6 +2,7 @@ package directory
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -64,5 +65,24 @@ func TestPurgeable(t *testing.T) {
 	}
 	if User.PurgePermission() != "User.DeleteRestore.All" {
 		t.Errorf("user permission = %q", User.PurgePermission())
+	}
+}
+
+func TestKindOf(t *testing.T) {
+	nf := &Error{Kind: NotFound, Err: errors.New("404")}
+	if KindOf(nf) != NotFound || KindOf(fmt.Errorf("wrapped: %w", nf)) != NotFound {
+		t.Error("KindOf does not find a wrapped *Error")
+	}
+	if KindOf(errors.New("plain")) != Unreachable {
+		t.Error("an unclassified error must count as Unreachable")
+	}
+	for k, temporary := range map[ErrorKind]bool{Unreachable: true, NoToken: true, Throttled: true, Unavailable: true,
+		NotFound: false, Forbidden: false, HardDeleteProtected: false, Rejected: false} {
+		if k.Temporary() != temporary {
+			t.Errorf("%s.Temporary() = %v", k, !temporary)
+		}
+	}
+	if !errors.Is(nf, nf.Err) || nf.Error() != "404" {
+		t.Errorf("Error %q does not unwrap to its cause", nf)
 	}
 }

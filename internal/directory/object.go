@@ -1,7 +1,6 @@
 package directory
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -99,9 +98,6 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Code is the directory's error code, e.g. Request_ResourceNotFound.
 func (e *Error) Code() string { return e.Call.Code }
-
-// DeadlineExceeded reports whether the call ran out of time (the invocation deadline) rather than failing.
-func (e *Error) DeadlineExceeded() bool { return errors.Is(e.Err, context.DeadlineExceeded) }
 
 // KindOf returns the kind of a directory error; an error that is not one (or wraps none) counts as
 // Unreachable, which is the safe reading: try again later.

@@ -2,6 +2,7 @@ package funcproto
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/entra-purge/entra-purge/internal/message"
 )
@@ -131,8 +133,11 @@ func TestWriteResponse(t *testing.T) {
 	}
 }
 
-// FuzzDecodeInvocation feeds arbitrary envelopes to the decoder: it must never panic, and a decoded body
-// must be what the envelope encodes. Its seed corpus (the goldens) runs in every `make test`.
+// FuzzDecodeInvocation checks two properties. Read as an envelope, any input is decoded without a panic,
+// or refused with ErrInvalidInvocation. Read as a message body, the input survives the host's encoding: put
+// into an envelope as the host does in binary mode (standard base64) and, for UTF-8 text, in string mode
+// (a JSON string, encoded twice), it decodes to the same bytes and the same metadata. Its seed corpus (the
+// goldens and a few bodies) runs in every `make test`.
 func FuzzDecodeInvocation(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
 	for _, name := range files {
@@ -144,25 +149,67 @@ func FuzzDecodeInvocation(f *testing.F) {
 	}
 	f.Add([]byte(`{"Data":{"message":"\"\\\"x\\\"\""},"Metadata":{"DeliveryCount":5,"EnqueuedTime":"x"}}`))
 	f.Add([]byte(`{"Data":{"message":null},"Metadata":null}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		inv, err := DecodeInvocation(bytes.NewReader(body))
-		if err != nil {
+	for _, body := range []string{"", "8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b", `"quoted"`, `{"id":"x","note":"\u00e9 \\ \"q\""}`, "\x00\xff\xfe binary", "line\nbreak\t"} {
+		f.Add([]byte(body))
+	}
+	f.Fuzz(func(t *testing.T, input []byte) {
+		if inv, err := DecodeInvocation(bytes.NewReader(input)); err != nil {
 			if !errors.Is(err, ErrInvalidInvocation) {
 				t.Fatalf("unwrapped error %v", err)
 			}
-			return
-		}
-		m, err := inv.ServiceBusMessage("message")
-		if err != nil {
+		} else if m, err := inv.ServiceBusMessage("message"); err != nil {
 			if !errors.Is(err, ErrInvalidInvocation) {
 				t.Fatalf("unwrapped error %v", err)
 			}
-			return
-		}
-		if len(m.Body) > MaxInvocationSize {
+		} else if len(m.Body) > MaxInvocationSize {
 			t.Fatalf("body larger than the envelope")
 		}
+
+		if len(input) > 64<<10 {
+			return
+		}
+		modes := []string{"binary"}
+		if utf8.Valid(input) {
+			modes = append(modes, "string")
+		}
+		for _, mode := range modes {
+			inv, err := DecodeInvocation(bytes.NewReader(hostEnvelope(t, input, mode)))
+			if err != nil {
+				t.Fatalf("%s mode: %v", mode, err)
+			}
+			m, err := inv.ServiceBusMessage("message")
+			if err != nil {
+				t.Fatalf("%s mode: %v", mode, err)
+			}
+			if !bytes.Equal(m.Body, input) {
+				t.Fatalf("%s mode: body %q came back as %q", mode, input, m.Body)
+			}
+			if m.MessageID != "m-1" || m.DeliveryCount != 3 || m.SequenceNumber != 9 || !m.EnqueuedTime.Equal(time.Date(2026, 11, 28, 10, 15, 30, 0, time.UTC)) {
+				t.Fatalf("%s mode: metadata %+v", mode, m)
+			}
+		}
 	})
+}
+
+// hostEnvelope wraps body in an invocation request as the host builds one: in binary mode the value is the
+// body in standard base64; in string mode it is the body as a JSON string, JSON-encoded once more. Metadata
+// strings are encoded twice, integers are strings, and the enqueue time has no zone.
+func hostEnvelope(t *testing.T, body []byte, mode string) []byte {
+	t.Helper()
+	var value []byte
+	switch mode {
+	case "binary":
+		value, _ = json.Marshal(base64.StdEncoding.EncodeToString(body))
+	case "string":
+		once, _ := json.Marshal(string(body))
+		value, _ = json.Marshal(string(once))
+	}
+	env := `{"Data":{"message":` + string(value) + `},"Metadata":{"MessageId":"\"m-1\"","DeliveryCount":"3","SequenceNumber":"9",` +
+		`"EnqueuedTimeUtc":"2026-11-28T10:15:30","ApplicationProperties":{}}}`
+	if !json.Valid([]byte(env)) {
+		t.Fatalf("built an invalid envelope: %s", env)
+	}
+	return []byte(env)
 }
 
 func BenchmarkDecodeInvocation(b *testing.B) {

@@ -247,3 +247,49 @@ func TestHardDeleteProtected(t *testing.T) {
 		t.Error("404 recognised as protection")
 	}
 }
+
+// Every answer becomes a *directory.Error whose kind is what the purge domain decides on, and which still
+// carries the call (status, code, request-id) and Retry-After.
+func TestAnswersClassifiedForTheDomain(t *testing.T) {
+	for _, tt := range []struct {
+		status   int
+		code     string
+		message  string
+		kind     directory.ErrorKind
+		tempOnly bool
+	}{
+		{404, "Request_ResourceNotFound", "", directory.NotFound, false},
+		{429, "TooManyRequests", "", directory.Throttled, true},
+		{503, "ServiceUnavailable", "", directory.Unavailable, true},
+		{500, "InternalServerError", "", directory.Unavailable, true},
+		{409, "Directory_ConcurrencyViolation", "", directory.Unavailable, true},
+		{409, "Request_MultipleObjectsWithSameKeyValue", "", directory.Rejected, false},
+		{403, "Authorization_RequestDenied", "", directory.Forbidden, false},
+		{401, "InvalidAuthenticationToken", "", directory.Forbidden, false},
+		{400, "Request_BadRequest", "Hard deletion protection is enabled", directory.HardDeleteProtected, false},
+		{400, "Request_BadRequest", "bad", directory.Rejected, false},
+	} {
+		srv, _ := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			graphError(w, tt.status, tt.code, tt.message)
+		})
+		call, err := client(t, srv.URL, &staticCred{}).Purge(context.Background(), directory.MustParseObjectID(gid))
+		de, ok := errors.AsType[*directory.Error](err)
+		if !ok || de.Kind != tt.kind || de.Kind.Temporary() != tt.tempOnly {
+			t.Errorf("%d %s: %v (kind %v)", tt.status, tt.code, err, directory.KindOf(err))
+			continue
+		}
+		want := directory.Call{Method: "DELETE", Status: tt.status, Code: tt.code, RequestID: "rid-" + tt.code}
+		if call != want || de.Call != want || de.RetryAfter != 30*time.Second || de.Message != tt.message {
+			t.Errorf("%d %s: call %+v, error call %+v, retry-after %s, message %q", tt.status, tt.code, call, de.Call, de.RetryAfter, de.Message)
+		}
+	}
+	_, err := client(t, "http://127.0.0.1:1", &staticCred{}).Purge(context.Background(), directory.MustParseObjectID(gid))
+	if directory.KindOf(err) != directory.Unreachable {
+		t.Errorf("no answer: %v", err)
+	}
+	_, err = client(t, "http://127.0.0.1:1", &staticCred{fail: errors.New("no identity")}).Purge(context.Background(), directory.MustParseObjectID(gid))
+	if directory.KindOf(err) != directory.NoToken {
+		t.Errorf("no token: %v", err)
+	}
+}

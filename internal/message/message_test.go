@@ -91,3 +91,107 @@ func TestFailureCopy(t *testing.T) {
 	}
 }
 
+// A delivery's bookkeeping reads the same whether it came through the host's JSON (float64) or a
+// receiver (int64), and a first delivery has none.
+func TestDeliveryAttempt(t *testing.T) {
+	enqueued := time.Date(2026, 11, 28, 11, 30, 0, 0, time.UTC)
+	for name, tt := range map[string]struct {
+		props map[string]any
+		want  purge.Attempt
+	}{
+		"first delivery":    {nil, purge.Attempt{Number: 1, FirstRequested: enqueued}},
+		"host JSON":         {map[string]any{PropAttempt: 3.0, PropFirstRequested: "2026-11-28T11:00:00.123Z"}, purge.Attempt{Number: 3, FirstRequested: first}},
+		"receiver":          {map[string]any{PropAttempt: int64(2), PropFirstRequested: first}, purge.Attempt{Number: 2, FirstRequested: first}},
+		"zone-less time":    {map[string]any{PropFirstRequested: "2026-11-28T11:00:00.123"}, purge.Attempt{Number: 1, FirstRequested: first}},
+		"nonsense attempt":  {map[string]any{PropAttempt: -4.0, PropFirstRequested: "yesterday"}, purge.Attempt{Number: 1, FirstRequested: enqueued}},
+		"attempt as string": {map[string]any{PropAttempt: "7"}, purge.Attempt{Number: 1, FirstRequested: enqueued}},
+	} {
+		d := &Delivery{MessageID: "m-9", EnqueuedTime: enqueued, Properties: tt.props}
+		if got := d.Attempt(now); got != tt.want {
+			t.Errorf("%s: %+v, want %+v", name, got, tt.want)
+		}
+	}
+	if got := (&Delivery{}).Attempt(now); got.FirstRequested != now || got.Number != 1 {
+		t.Errorf("no enqueue time: %+v, want now", got)
+	}
+}
+
+func TestOriginalMessageIDAndReplayMarks(t *testing.T) {
+	d := &Delivery{MessageID: "m-2"}
+	if d.OriginalMessageID() != "m-2" {
+		t.Errorf("first message: original %q", d.OriginalMessageID())
+	}
+	if _, ok := d.Replayed(); ok {
+		t.Error("a plain request reads as replayed")
+	}
+	failed := &Delivery{MessageID: "f-1", Body: []byte("b"), ContentType: "text/plain", CorrelationID: "c",
+		Properties: map[string]any{PropDeadLetterReason: "Forbidden", PropOriginalMessageID: "m-1", PropAttempts: int64(2)}}
+	cp := ReplayCopy(failed)
+	if cp.MessageID != ReplayMessageID("f-1") || string(cp.Body) != "b" || cp.ContentType != "text/plain" || cp.CorrelationID != "c" || !cp.ScheduledAt.IsZero() {
+		t.Errorf("replay copy %+v", cp)
+	}
+	if _, ok := cp.Properties[PropAttempt]; ok {
+		t.Error("a replay carries retry bookkeeping: it must start afresh")
+	}
+	replayed := &Delivery{MessageID: cp.MessageID, Properties: cp.Properties}
+	r, ok := replayed.Replayed()
+	if !ok || r != (Replay{Of: "m-1", FromFailure: "f-1", AfterReason: "Forbidden"}) {
+		t.Errorf("replay marks %+v %v", r, ok)
+	}
+	if at := replayed.Attempt(now); at.Number != 1 {
+		t.Errorf("a replay starts at attempt %d", at.Number)
+	}
+}
+
+func TestSettle(t *testing.T) {
+	q := Queues{Trigger: "purge-requests", Failed: "purge-failed"}
+	for _, tt := range []struct {
+		dec   purge.Decision
+		kind  purge.Settlement
+		queue string
+		text  string
+	}{
+		{purge.Decision{Outcome: purge.Purged}, purge.SettleNothing, "", "none"},
+		{purge.Decision{Outcome: purge.Absent}, purge.SettleNothing, "", "none"},
+		{purge.Decision{Outcome: purge.RetryScheduled, NextAttempt: 2, RetryAt: now}, purge.SettleRetryCopy, "purge-requests", "retry-copy:purge-requests"},
+		{purge.Decision{Outcome: purge.Failed, Reason: purge.ReasonProtected}, purge.SettleFailureCopy, "purge-failed", "failure-queue:purge-failed"},
+		{purge.Decision{Outcome: purge.Failed, Reason: purge.ReasonProtected, DryRunOnly: true}, purge.SettleNothing, "", "none"},
+		{purge.Decision{Outcome: purge.RetryScheduled, DryRunOnly: true}, purge.SettleNothing, "", "none"},
+	} {
+		s := Settle(original(), tt.dec, q, now)
+		if s.Kind != tt.kind || s.Queue != tt.queue || s.String() != tt.text {
+			t.Errorf("%s/%v: %v %q %q", tt.dec.Outcome, tt.dec.DryRunOnly, s.Kind, s.Queue, s.String())
+		}
+		if s.Kind == purge.SettleFailureCopy && s.Copy.Properties[PropDeadLetterReason] != "Protected" {
+			t.Errorf("failure copy %v", s.Copy.Properties)
+		}
+		if s.Kind == purge.SettleRetryCopy && !s.Copy.ScheduledAt.Equal(now) {
+			t.Errorf("retry copy at %v", s.Copy.ScheduledAt)
+		}
+	}
+}
+
+// The failure view reads what FailureCopy writes, through either property encoding.
+func TestFailedReadsFailureCopy(t *testing.T) {
+	d := purge.Decision{Outcome: purge.Failed, Reason: purge.ReasonGraphRejected, Why: "Graph rejected it.", Request: purge.Request{ID: id},
+		Attempt: 2, Graph: directory.Call{Status: 400, Code: "Request_BadRequest", RequestID: "rid"}}
+	cp := FailureCopy(original(), d, now)
+	got := (&Delivery{MessageID: cp.MessageID, SequenceNumber: 12, Body: cp.Body, Properties: cp.Properties}).Failed()
+	want := FailedMessage{SequenceNumber: 12, MessageID: cp.MessageID, Reason: purge.ReasonGraphRejected, Description: "Graph rejected it.",
+		ObjectID: id.String(), Attempts: 2, GraphStatus: 400, GraphErrorCode: "Request_BadRequest", GraphRequestID: "rid",
+		OriginalMessageID: "m-1", FailedAt: "2026-11-28T12:00:00Z", Body: string(original().Body)}
+	if got != want {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	hand := (&Delivery{MessageID: "by-hand", Body: []byte("x")}).Failed()
+	if hand.Reason != "" || hand.ObjectID != "" || hand.Body != "x" {
+		t.Errorf("a message sent by hand: %+v", hand)
+	}
+}
+
+func TestNewRequest(t *testing.T) {
+	a, b := NewRequest([]byte(`{"id":"x"}`), "TKT-1"), NewRequest([]byte(`{"id":"x"}`), "")
+	if a.MessageID == "" || a.MessageID == b.MessageID || a.ContentType != "application/json" || a.CorrelationID != "TKT-1" || b.CorrelationID != "" {
+		t.Errorf("requests %+v %+v", a, b)
+	}
+}

@@ -214,3 +214,70 @@ func decide(p *Processor, body string, at Attempt) Decision {
 	}
 	return p.Decide(context.Background(), req, at)
 }
+
+// Descriptions are rendered from the decision's fields: the host's and the operator's wording of the same
+// retry name the same time and cause, and neither leaves a bracket open.
+func TestDescriptions(t *testing.T) {
+	at := time.Date(2026, 11, 28, 12, 2, 0, 0, time.UTC)
+	retry := Decision{Outcome: RetryScheduled, RetryAt: at, Why: "Graph is throttling requests (429); attempt 1 of 8"}
+	deferral := Decision{Outcome: RetryScheduled, Deferred: true, RetryAt: at, Why: "the message asks not to purge before 2026-11-28T12:02:00Z"}
+	failed := Decision{Outcome: Failed, Reason: ReasonProtected, Why: "Object x is listed in PURGE_PROTECTED_IDS and is never purged."}
+	for _, tt := range []struct {
+		d                Decision
+		hosted, operator string
+	}{
+		{retry, "Retry scheduled for 2026-11-28T12:02:00Z: Graph is throttling requests (429); attempt 1 of 8.",
+			"Not retried; run again after 2026-11-28T12:02:00Z: Graph is throttling requests (429); attempt 1 of 8."},
+		{deferral, "Deferred until 2026-11-28T12:02:00Z: the message asks not to purge before 2026-11-28T12:02:00Z.",
+			"Not purged yet; run again after 2026-11-28T12:02:00Z: the message asks not to purge before 2026-11-28T12:02:00Z."},
+		{failed, failed.Why, failed.Why},
+	} {
+		if got := tt.d.Description(); got != tt.hosted {
+			t.Errorf("Description() = %q\nwant %q", got, tt.hosted)
+		}
+		if got := tt.d.DescriptionNotRetried(); got != tt.operator {
+			t.Errorf("DescriptionNotRetried() = %q\nwant %q", got, tt.operator)
+		}
+		for _, s := range []string{tt.d.Description(), tt.d.DescriptionNotRetried()} {
+			if strings.Count(s, "(") != strings.Count(s, ")") {
+				t.Errorf("unbalanced brackets: %q", s)
+			}
+		}
+	}
+}
+
+// The settlement follows the outcome, and nothing is ever written in dry run.
+func TestSettlement(t *testing.T) {
+	for _, tt := range []struct {
+		d    Decision
+		want Settlement
+	}{
+		{Decision{Outcome: Purged}, SettleNothing}, {Decision{Outcome: Absent}, SettleNothing}, {Decision{Outcome: DryRun, DryRunOnly: true}, SettleNothing},
+		{Decision{Outcome: RetryScheduled}, SettleRetryCopy}, {Decision{Outcome: Failed}, SettleFailureCopy},
+		{Decision{Outcome: Failed, DryRunOnly: true}, SettleNothing}, {Decision{Outcome: RetryScheduled, DryRunOnly: true}, SettleNothing},
+	} {
+		if got := tt.d.Settlement(); got != tt.want {
+			t.Errorf("%s dry=%v: %v, want %v", tt.d.Outcome, tt.d.DryRunOnly, got, tt.want)
+		}
+	}
+}
+
+// An error the directory did not classify counts as unreachable: retried, never a failure for good.
+func TestUnclassifiedErrorIsRetried(t *testing.T) {
+	p := NewProcessor(&fakeDirectory{GetErr: errors.New("something odd")}, policy(), &ProcessorOptions{Now: func() time.Time { return now }, Jitter: func() float64 { return 0.5 }})
+	dec := decide(p, gid, Attempt{Number: 1, FirstRequested: now})
+	if dec.Outcome != RetryScheduled || !strings.Contains(dec.Description(), "could not be reached") || dec.Graph.Method != "GET" {
+		t.Errorf("%s %q %+v", dec.Outcome, dec.Description(), dec.Graph)
+	}
+}
+
+func TestParseReason(t *testing.T) {
+	for _, r := range Reasons {
+		if got, ok := ParseReason(string(r)); !ok || got != r {
+			t.Errorf("ParseReason(%q) = %q %v", r, got, ok)
+		}
+	}
+	if _, ok := ParseReason("forbidden"); ok {
+		t.Error("reasons are matched exactly, as DeadLetterReason carries them")
+	}
+}

@@ -215,6 +215,14 @@ func TestFunctionJSONAgrees(t *testing.T) {
 // Every answer to the host is a JSON object, also for methods and paths it never uses.
 func TestUnknownRoutes(t *testing.T) {
 	s, _, _ := newServer(dir(directory.DeletedObject{}, nil), &fakeBus{}, false)
+	for _, r := range []struct{ method, path string }{{"POST", "/Purge"}, {"GET", "/purge"}, {"POST", "/sweep/x"}, {"DELETE", "/"}} {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(r.method, r.path, nil))
+		var obj map[string]any
+		if rec.Code/100 == 2 || rec.Header().Get("Content-Type") != "application/json" || json.Unmarshal(rec.Body.Bytes(), &obj) != nil || obj == nil {
+			t.Errorf("%s %s = %d %q %q, want a non-2xx JSON object", r.method, r.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+	}
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/Purge", nil))
 	if rec.Code != http.StatusNotFound {
