@@ -83,9 +83,6 @@ func NewProcessor(dir Directory, policy Policy, opts *ProcessorOptions) *Process
 	return p
 }
 
-// Policy returns the policy the processor applies.
-func (p *Processor) Policy() Policy { return p.policy }
-
 func (p *Processor) clock() time.Time { return p.now().UTC() }
 
 func (p *Processor) start(at Attempt) Decision {
