@@ -3,8 +3,6 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 GO        ?= go
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X github.com/entra-purge/entra-purge/internal/graph.Version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 
 .PHONY: help
@@ -12,8 +10,8 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: build
-build: ## build ./handler (linux/amd64, static) where host.json expects it
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o handler ./cmd/handler
+build: ## build ./handler (linux/amd64, static, stripped) where host.json expects it: infra/scripts/build.sh
+	sh infra/scripts/build.sh handler
 
 # The Service Bus emulator and the infra checker are Node programs with their own lock files.
 tools/sbemu/node_modules/.package-lock.json: tools/sbemu/package-lock.json

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/entra-purge/entra-purge/internal/config"
@@ -22,7 +24,8 @@ Checks that this deployment can work, without purging anything:
   permissions  the token's permissions cover every type in PURGE_ALLOWED_TYPES (and reading, for verification)
   graph        Graph answers a read of the recycle bin for each allowed type
   service bus  the trigger and failure queues exist and can be read
-Exit code 0 when every check passes, 1 when one fails, 4 when a setting is wrong.
+Exit code 0 when every check passes, 1 when one fails, 3 when the only failures are services out of
+reach (each is waited for at most --wait), 4 when a setting is wrong.
 Remember that a new Graph permission can take hours to appear in a managed identity's token.
 `
 
@@ -30,17 +33,20 @@ type checkLine struct {
 	Check  string `json:"check"`
 	Status string `json:"status"` // ok, warn, fail
 	Detail string `json:"detail"`
+	// Unreachable marks a failure because a service could not be reached: it may pass by itself.
+	Unreachable bool `json:"unreachable,omitempty"`
 }
 
-func cmdCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	f := newFlags("check", "[--output text|json]", checkHelp, stderr)
+func cmdCheck(ctx context.Context, args []string, e *env) int {
+	stdout := e.stdout
+	f := newFlags("check", "[--wait D] [--output text|json]", checkHelp, e)
 	if code := f.parse(args, stdout); code >= 0 {
 		return code
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(e.getenv, &config.LoadOptions{Environ: e.environ})
 	if err != nil {
 		if f.json() {
-			writeJSON(stdout, map[string]any{"checks": []checkLine{{"settings", "fail", err.Error()}}})
+			writeJSON(stdout, map[string]any{"checks": []checkLine{{Check: "settings", Status: "fail", Detail: err.Error()}}})
 		} else {
 			fmt.Fprintf(stdout, "FAIL  settings      %v\n", err)
 		}
@@ -48,11 +54,21 @@ func cmdCheck(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	var lines []checkLine
 	add := func(check, status, format string, a ...any) {
-		l := checkLine{check, status, fmt.Sprintf(format, a...)}
+		l := checkLine{Check: check, Status: status, Detail: fmt.Sprintf(format, a...)}
 		lines = append(lines, l)
 		if !f.json() {
 			fmt.Fprintf(stdout, "%-4s  %-12s %s\n", strings.ToUpper(map[string]string{"ok": "ok", "warn": "warn", "fail": "FAIL"}[status]), check, l.Detail)
 		}
+	}
+	// failed records a failed check; one that could not reach its service is marked as such.
+	failed := func(check string, err error, format string, a ...any) {
+		var ue *unreachableError
+		if errors.As(err, &ue) {
+			add(check, "fail", "%v", ue)
+			lines[len(lines)-1].Unreachable = true
+			return
+		}
+		add(check, "fail", format, a...)
 	}
 	if !f.json() {
 		fmt.Fprintln(stdout, "Effective configuration:")
@@ -70,13 +86,23 @@ func cmdCheck(ctx context.Context, args []string, getenv func(string) string, st
 		return finishCheck(f, stdout, cfg, lines)
 	}
 	defer a.Close()
+	r := reach{cmd: "check", wait: *f.wait, stderr: e.stderr}
 
-	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	tk, err := a.cred.GetToken(tctx, policy.TokenRequestOptions{Scopes: []string{cfg.GraphScope}})
-	cancel()
+	idTarget, mi := a.identityTarget()
+	if !mi {
+		idTarget = target{service: "the developer credential chain", display: "DefaultAzureCredential (az login, azd, environment)"}
+	}
+	var tk azcore.AccessToken
+	err = r.dial(ctx, idTarget)
+	if err == nil {
+		err = r.do(ctx, idTarget, func(ctx context.Context) (err error) {
+			tk, err = a.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cfg.GraphScope}})
+			return err
+		})
+	}
 	var roles []string
 	if err != nil {
-		add("identity", "fail", "no token for %s: %v", cfg.GraphScope, firstLine(err))
+		failed("identity", err, "no token for %s: %v", cfg.GraphScope, firstLine(err))
 	} else if claims, perr := token.Parse(tk.Token); perr != nil {
 		add("identity", "warn", "got a token for %s, but it is not a JWT: its permissions cannot be listed", cfg.GraphScope)
 	} else {
@@ -86,28 +112,41 @@ func cmdCheck(ctx context.Context, args []string, getenv func(string) string, st
 		checkPermissions(cfg, roles, add)
 	}
 
-	for _, t := range cfg.AllowedTypes {
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		call, err := a.graph.ProbeDeletedItems(pctx, t)
-		cancel()
-		switch {
-		case err == nil:
-			add("graph", "ok", "%s: read deleted %s objects (request-id %s)", cfg.GraphEndpoint, t, call.RequestID)
-		case directory.KindOf(err) == directory.Forbidden:
-			add("graph", "fail", "%s: reading deleted %s objects was refused (%d %s): grant %s", cfg.GraphEndpoint, t, call.Status, call.Code, t.ReadPermission())
-		default:
-			add("graph", "fail", "%s: %v", cfg.GraphEndpoint, firstLine(err))
+	graphTarget := a.graphTarget()
+	if err := r.dial(ctx, graphTarget); err != nil {
+		failed("graph", err, "")
+	} else {
+		for _, t := range cfg.AllowedTypes {
+			var call directory.Call
+			err := r.do(ctx, graphTarget, func(ctx context.Context) (err error) {
+				call, err = a.graph.ProbeDeletedItems(ctx, t)
+				return err
+			})
+			switch {
+			case err == nil:
+				add("graph", "ok", "%s: read deleted %s objects (request-id %s)", cfg.GraphEndpoint, t, call.RequestID)
+			case directory.KindOf(err) == directory.Forbidden:
+				add("graph", "fail", "%s: reading deleted %s objects was refused (%d %s): grant %s", cfg.GraphEndpoint, t, call.Status, call.Code, t.ReadPermission())
+			default:
+				failed("graph", err, "%s: %v", cfg.GraphEndpoint, firstLine(err))
+			}
 		}
 	}
 
-	for _, q := range []string{cfg.Queue, cfg.FailedQueue} {
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := a.bus.Peek(pctx, q, 1)
-		cancel()
-		if err != nil {
-			add("service bus", "fail", "queue %s: %v", q, firstLine(err))
-		} else {
-			add("service bus", "ok", "queue %s exists and can be read", q)
+	sb := a.serviceBusTarget()
+	if err := r.dial(ctx, sb); err != nil {
+		failed("service bus", err, "")
+	} else {
+		for _, q := range []string{cfg.Queue, cfg.FailedQueue} {
+			err := r.do(ctx, sb, func(ctx context.Context) error {
+				_, err := a.bus.Peek(ctx, q, 1)
+				return err
+			})
+			if err != nil {
+				failed("service bus", err, "queue %s: %v", q, firstLine(err))
+			} else {
+				add("service bus", "ok", "queue %s exists and can be read", q)
+			}
 		}
 	}
 	return finishCheck(f, stdout, cfg, lines)
@@ -144,11 +183,16 @@ func checkPermissions(cfg *config.Config, roles []string, add func(string, strin
 	}
 }
 
+// finishCheck prints the verdict and returns the exit code: 1 when a check failed for a cause that needs a
+// fix, 3 when the only failures are services out of reach, 0 when every check passed.
 func finishCheck(f flags, stdout io.Writer, cfg *config.Config, lines []checkLine) int {
-	failed := 0
+	failed, unreachable := 0, 0
 	for _, l := range lines {
 		if l.Status == "fail" {
 			failed++
+			if l.Unreachable {
+				unreachable++
+			}
 		}
 	}
 	if f.json() {
@@ -158,8 +202,11 @@ func finishCheck(f flags, stdout io.Writer, cfg *config.Config, lines []checkLin
 	} else {
 		fmt.Fprintf(stdout, "\n%d check(s) failed.\n", failed)
 	}
-	if failed > 0 {
+	switch {
+	case failed > unreachable:
 		return exitFailure
+	case failed > 0:
+		return exitRetryLater
 	}
 	return exitOK
 }

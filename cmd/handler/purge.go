@@ -16,9 +16,12 @@ import (
 const purgeHelp = `
 Purges each object now, from this machine, with the same checks the function runs: protected ids, type
 policy, synced users, minimum age, and verification when PURGE_VERIFY is on. Use it to test that the
-identity's permissions work before sending real traffic. Nothing is sent to Service Bus: a request that
-would have been retried is reported as retry-later, and a 404 is reported as absent at once.
-IDs may also be given one per line on standard input with "-".
+identity's permissions work before sending real traffic. Nothing is sent to Service Bus (no Service Bus
+setting is needed): a request that would have been retried is reported as retry-later, and a 404 is
+reported as absent at once. IDs may also be given one per line on standard input with "-".
+
+Exit codes: 0 every object purged, absent or passed in dry run; 1 at least one refused or failed;
+3 a temporary error (retry-later) or Graph out of reach; 4 a bad setting.
 
 Examples:
   handler purge --dry-run 8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b
@@ -37,8 +40,9 @@ type purgeResult struct {
 	GraphRequestID string `json:"graphRequestId,omitempty"`
 }
 
-func cmdPurge(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	f := newFlags("purge", "[--dry-run] [--type TYPE] [--output text|json] ID... | -", purgeHelp, stderr)
+func cmdPurge(ctx context.Context, args []string, e *env) int {
+	stdout, stderr := e.stdout, e.stderr
+	f := newFlags("purge", "[--dry-run] [--type TYPE] [--wait D] [--output text|json] ID... | -", purgeHelp, e)
 	dryRun := f.Bool("dry-run", false, "decide and report, never delete (as PURGE_DRY_RUN=true)")
 	typ := f.String("type", "", "the type you expect (user, application, servicePrincipal…): a mismatch is refused")
 	if code := f.parse(args, stdout); code >= 0 {
@@ -52,12 +56,23 @@ func cmdPurge(ctx context.Context, args []string, getenv func(string) string, st
 	if code >= 0 {
 		return code
 	}
-	a, code := openApp(getenv, stderr)
+	a, code := openApp(e, false)
 	if a == nil {
 		return code
 	}
 	defer a.Close()
 	cfg := a.cfg
+	r := reach{cmd: "purge", wait: *f.wait, stderr: stderr}
+	targets := []target{a.graphTarget()}
+	if id, ok := a.identityTarget(); ok {
+		targets = append(targets, id)
+	}
+	for _, t := range targets {
+		if err := r.dial(ctx, t); err != nil {
+			fmt.Fprintf(stderr, "handler purge: %v; nothing was purged\n", err)
+			return exitCode(ctx, err)
+		}
+	}
 	policy := policyOf(cfg)
 	policy.DryRun = policy.DryRun || *dryRun
 	policy.NotFoundGrace = 0 // an operator asking now wants to know now

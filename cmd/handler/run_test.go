@@ -19,25 +19,27 @@ import (
 	"github.com/entra-purge/entra-purge/internal/standin/identity"
 )
 
-// env is a set of settings, read through run's getenv.
-type env map[string]string
-
-func (e env) get(k string) string { return e[k] }
+// settings are an environment for run.
+type settings map[string]string
 
 // runHandler runs the executable's main logic in-process and returns its exit code and output.
-func runHandler(t *testing.T, e env, args ...string) (int, string, string) {
+func runHandler(t *testing.T, s settings, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	code := run(ctx, args, e.get, &out, &errOut)
+	environ := make([]string, 0, len(s))
+	for k, v := range s {
+		environ = append(environ, k+"="+v)
+	}
+	code := run(ctx, args, environ, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
 // stack serves a Graph simulator and an identity endpoint in this process and returns settings for them.
 // azidentity reads the identity endpoint from the process environment, so these tests do not run in
 // parallel.
-func stack(t *testing.T, roles ...string) (*graphsim.Server, env) {
+func stack(t *testing.T, roles ...string) (*graphsim.Server, settings) {
 	t.Helper()
 	if roles == nil {
 		roles = []string{"User.DeleteRestore.All", "User.Read.All", "Application.ReadWrite.All"}
@@ -50,7 +52,7 @@ func stack(t *testing.T, roles ...string) (*graphsim.Server, env) {
 	t.Cleanup(gSrv.Close)
 	t.Setenv("IDENTITY_ENDPOINT", idSrv.URL+"/msi/token")
 	t.Setenv("IDENTITY_HEADER", "test-header")
-	return g, env{
+	return g, settings{
 		"ServiceBusConnection": "Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=never-used;UseDevelopmentEmulator=true",
 		"PURGE_GRAPH_ENDPOINT": gSrv.URL,
 		"IDENTITY_ENDPOINT":    idSrv.URL + "/msi/token",
@@ -64,11 +66,11 @@ func deletedObject(g *graphsim.Server, typ string, ago time.Duration) string {
 }
 
 func TestHelpAndUsage(t *testing.T) {
-	code, out, _ := runHandler(t, env{}, "help")
+	code, out, _ := runHandler(t, settings{}, "help")
 	if code != exitOK || !strings.Contains(out, "handler purge ID...") || !strings.Contains(out, "Exit codes") {
 		t.Errorf("help: %d %q", code, out)
 	}
-	code, out, _ = runHandler(t, env{}, "help", "replay")
+	code, out, _ = runHandler(t, settings{}, "help", "replay")
 	if code != exitOK || !strings.Contains(out, "Usage: handler replay") {
 		t.Errorf("help replay: %d %q", code, out)
 	}
@@ -77,26 +79,26 @@ func TestHelpAndUsage(t *testing.T) {
 			t.Errorf("help replay does not list the reason %s", r)
 		}
 	}
-	if code, _, errOut := runHandler(t, env{}, "frobnicate"); code != exitUsage || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+	if code, _, errOut := runHandler(t, settings{}, "frobnicate"); code != exitUsage || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("unknown command: %d %q", code, errOut)
 	}
-	if code, _, errOut := runHandler(t, env{}, "purge"); code != exitUsage || !strings.Contains(errOut, "at least one object id") {
+	if code, _, errOut := runHandler(t, settings{}, "purge"); code != exitUsage || !strings.Contains(errOut, "at least one object id") {
 		t.Errorf("purge without ids: %d %q", code, errOut)
 	}
-	if code, _, errOut := runHandler(t, env{}, "purge", "alice@contoso.com"); code != exitUsage || !strings.Contains(errOut, "not a GUID") {
+	if code, _, errOut := runHandler(t, settings{}, "purge", "alice@contoso.com"); code != exitUsage || !strings.Contains(errOut, "not a GUID") {
 		t.Errorf("purge of a UPN: %d %q", code, errOut)
 	}
-	if code, _, errOut := runHandler(t, env{}, "purge", "--type", "users", uuid.NewString()); code != exitUsage || !strings.Contains(errOut, "--type") {
+	if code, _, errOut := runHandler(t, settings{}, "purge", "--type", "users", uuid.NewString()); code != exitUsage || !strings.Contains(errOut, "--type") {
 		t.Errorf("bad --type: %d %q", code, errOut)
 	}
-	if code, _, errOut := runHandler(t, env{}, "replay", "--reason", "forbidden"); code != exitUsage || !strings.Contains(errOut, "Forbidden") {
+	if code, _, errOut := runHandler(t, settings{}, "replay", "--reason", "forbidden"); code != exitUsage || !strings.Contains(errOut, "Forbidden") {
 		t.Errorf("bad --reason: %d %q", code, errOut)
 	}
 }
 
 // A bad setting stops every entry point with exit code 4 and one line naming the setting.
 func TestBadSettingExits4(t *testing.T) {
-	e := env{"ServiceBusConnection__fullyQualifiedNamespace": "contoso.servicebus.windows.net", "PURGE_MAX_ATTEMPTS": "lots"}
+	e := settings{"ServiceBusConnection__fullyQualifiedNamespace": "contoso.servicebus.windows.net", "PURGE_MAX_ATTEMPTS": "lots"}
 	for _, args := range [][]string{{}, {"purge", uuid.NewString()}, {"send", uuid.NewString()}, {"failed"}, {"replay"}} {
 		code, _, errOut := runHandler(t, e, args...)
 		if code != exitConfig || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, "PURGE_MAX_ATTEMPTS") {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -20,8 +19,9 @@ import (
 // The Functions host restarts the handler on any non-zero exit and never on 0 (functions-host.md §3.5), so
 // serve never exits 0: after a graceful stop it exits 200, which the host treats as a request for a clean
 // restart rather than an error.
-func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, code := loadConfig(getenv, stderr)
+func serve(ctx context.Context, e *env) int {
+	stdout, stderr := e.stdout, e.stderr
+	cfg, code := loadConfig(e, true)
 	if cfg == nil {
 		return code
 	}

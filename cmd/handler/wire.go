@@ -27,7 +27,8 @@ type app struct {
 	cfg   *config.Config
 	cred  azcore.TokenCredential
 	graph *graph.Client
-	bus   *bus.Client
+	// bus is nil when no Service Bus setting is given (handler purge needs none).
+	bus *bus.Client
 }
 
 // newApp builds the clients. Nothing touches the network here: a missing queue or an unreachable Graph
@@ -44,11 +45,13 @@ func newApp(cfg *config.Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	bc, err := bus.NewClient(cfg.SBConnectionString, cfg.SBNamespace, cred, nil)
-	if err != nil {
-		return nil, err
+	a := &app{cfg: cfg, cred: cred, graph: gc}
+	if cfg.SBEndpoint != "" {
+		if a.bus, err = bus.NewClient(cfg.SBConnectionString, cfg.SBNamespace, cred, nil); err != nil {
+			return nil, err
+		}
 	}
-	return &app{cfg: cfg, cred: cred, graph: gc, bus: bc}, nil
+	return a, nil
 }
 
 // processor is the purge domain deciding with the Graph client under policy.
@@ -96,5 +99,7 @@ func credential(cfg *config.Config) (azcore.TokenCredential, error) {
 func (a *app) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = a.bus.Close(ctx)
+	if a.bus != nil {
+		_ = a.bus.Close(ctx)
+	}
 }

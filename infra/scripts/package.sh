@@ -20,9 +20,8 @@ fi
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT INT TERM
 
-echo "package.sh: building handler (linux/amd64, static)"
-GOOS=linux GOARCH=amd64 CGO_ENABLED=0 go build -trimpath -o "$stage/handler" ./cmd/handler
-chmod 0755 "$stage/handler"
+echo "package.sh: building handler (infra/scripts/build.sh: linux/amd64, static, stripped)"
+sh "$root/infra/scripts/build.sh" "$stage/handler"
 
 cp host.json "$stage/host.json"
 found=0

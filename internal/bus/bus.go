@@ -189,3 +189,15 @@ func nonEmpty(s string) *string {
 
 // defaultEmptyWait is how long an empty receive waits before a queue counts as drained.
 const defaultEmptyWait = 3 * time.Second
+
+// Temporary reports whether a Service Bus error may pass by itself (a lost connection, a timeout), as
+// opposed to one that needs a fix (a missing queue, a refused key).
+func Temporary(err error) bool {
+	if sbErr, ok := errors.AsType[*azservicebus.Error](err); ok {
+		return sbErr.Code == azservicebus.CodeConnectionLost || sbErr.Code == azservicebus.CodeTimeout
+	}
+	return false
+}
+
+// ErrTooLarge is matched (errors.Is) by a send the queue refused for the message's size.
+var ErrTooLarge = azservicebus.ErrMessageTooLarge

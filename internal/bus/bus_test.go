@@ -105,11 +105,26 @@ func failedMsg(id string, seq int64, reason string) *azservicebus.ReceivedMessag
 		ApplicationProperties: map[string]any{message.PropDeadLetterReason: reason, message.PropOriginalMessageID: "orig-" + id}}
 }
 
+// snapshotOf is the snapshot a run would take of r's queue now.
+func snapshotOf(r *fakeReceiver) Snapshot {
+	snap := Snapshot{Queue: "purge-failed"}
+	for _, m := range r.queue {
+		d := fromSDK(m)
+		snap.Messages = append(snap.Messages, d.Failed())
+		snap.Last = max(snap.Last, d.SequenceNumber)
+	}
+	return snap
+}
+
+func runReplay(r *fakeReceiver, send func(context.Context, message.Outgoing) error, opts ReplayOptions) (ReplayResult, error) {
+	return replay(context.Background(), r, send, Plan(snapshotOf(r), opts), "purge-failed", "purge-requests", opts)
+}
+
 func TestReplayMovesMatchingAndPutsTheRestBack(t *testing.T) {
 	r := newFakeReceiver(failedMsg("a", 1, "Forbidden"), failedMsg("b", 2, "InvalidMessage"), failedMsg("c", 3, "Forbidden"))
 	var sent []message.Outgoing
 	send := func(_ context.Context, m message.Outgoing) error { sent = append(sent, m); return nil }
-	res, err := replay(context.Background(), r, send, "purge-failed", "purge-requests", ReplayOptions{Reason: "Forbidden"})
+	res, err := runReplay(r, send, ReplayOptions{Reason: "Forbidden"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,12 +139,31 @@ func TestReplayMovesMatchingAndPutsTheRestBack(t *testing.T) {
 	}
 }
 
+// A replayed request whose cause is not fixed fails again and lands on the failure queue with a new
+// sequence number: the run does not take it again, and ends.
+func TestReplayTakesEachMessageOnce(t *testing.T) {
+	r := newFakeReceiver(failedMsg("a", 1, "Forbidden"), failedMsg("b", 2, "Forbidden"))
+	next := int64(2)
+	send := func(_ context.Context, m message.Outgoing) error {
+		next++
+		r.queue = append(r.queue, failedMsg("again-"+m.MessageID, next, "Forbidden"))
+		return nil
+	}
+	res, err := runReplay(r, send, ReplayOptions{})
+	if err != nil || len(res.Replayed) != 2 || res.NotReceived != 0 {
+		t.Fatalf("err %v result %+v", err, res)
+	}
+	if strings.Join(r.completed, ",") != "a,b" || len(r.queue) != 2 {
+		t.Errorf("completed %v, %d left", r.completed, len(r.queue))
+	}
+}
+
 // A copy that could not be sent leaves its message on the failure queue (abandoned, not completed).
 func TestReplaySendFailureLosesNothing(t *testing.T) {
 	r := newFakeReceiver(failedMsg("a", 1, "Forbidden"), failedMsg("b", 2, "Forbidden"))
 	send := func(context.Context, message.Outgoing) error { return errors.New("amqp:not-found") }
-	res, err := replay(context.Background(), r, send, "purge-failed", "purge-requests", ReplayOptions{})
-	if err == nil || len(res.Replayed) != 0 || len(r.completed) != 0 || len(r.queue) != 2 {
+	res, err := runReplay(r, send, ReplayOptions{})
+	if err == nil || len(res.Replayed) != 0 || len(r.completed) != 0 || len(r.queue) != 2 || res.NotReceived != 2 {
 		t.Fatalf("err %v result %+v completed %v", err, res, r.completed)
 	}
 	for _, m := range r.queue {
@@ -142,14 +176,36 @@ func TestReplaySendFailureLosesNothing(t *testing.T) {
 func TestReplayMaxAndReceiveErrors(t *testing.T) {
 	r := newFakeReceiver(failedMsg("a", 1, "Forbidden"), failedMsg("b", 2, "Forbidden"), failedMsg("c", 3, "Forbidden"))
 	send := func(context.Context, message.Outgoing) error { return nil }
-	res, err := replay(context.Background(), r, send, "purge-failed", "purge-requests", ReplayOptions{Max: 2})
-	if err != nil || len(res.Replayed) != 2 || len(r.queue) != 1 {
+	res, err := runReplay(r, send, ReplayOptions{Max: 2})
+	if err != nil || len(res.Replayed) != 2 || len(r.queue) != 1 || res.BeyondMax != 1 {
 		t.Fatalf("max 2: err %v result %+v left %d", err, res, len(r.queue))
 	}
-	broken := newFakeReceiver()
+	broken := newFakeReceiver(failedMsg("a", 1, "Forbidden"))
+	plan := Plan(snapshotOf(broken), ReplayOptions{})
 	broken.fail = errors.New("connection refused")
-	if _, err := replay(context.Background(), broken, send, "purge-failed", "purge-requests", ReplayOptions{}); err == nil || !strings.Contains(err.Error(), "purge-failed") {
+	if _, err := replay(context.Background(), broken, send, plan, "purge-failed", "purge-requests", ReplayOptions{}); err == nil || !strings.Contains(err.Error(), "purge-failed") {
 		t.Errorf("receive error: %v", err)
+	}
+}
+
+// A selected message locked by another receiver cannot be taken: the run ends and says so.
+func TestReplayReportsWhatItCouldNotReceive(t *testing.T) {
+	a, b := failedMsg("a", 1, "Forbidden"), failedMsg("b", 2, "Forbidden")
+	r := newFakeReceiver(a, b)
+	plan := Plan(snapshotOf(r), ReplayOptions{})
+	r.locked[b] = true
+	res, err := replay(context.Background(), r, func(context.Context, message.Outgoing) error { return nil }, plan, "purge-failed", "purge-requests", ReplayOptions{})
+	if err != nil || len(res.Replayed) != 1 || res.NotReceived != 1 {
+		t.Errorf("err %v result %+v", err, res)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	snap := Snapshot{Messages: []message.FailedMessage{{SequenceNumber: 3, Reason: "Forbidden"}, {SequenceNumber: 1, Reason: "Forbidden"},
+		{SequenceNumber: 2, Reason: "Protected"}, {SequenceNumber: 4, Reason: "Forbidden"}}, Last: 4}
+	p := Plan(snap, ReplayOptions{Reason: "Forbidden", Max: 2})
+	if len(p.Selected) != 2 || p.Selected[0].SequenceNumber != 1 || p.Selected[1].SequenceNumber != 3 || p.Skipped != 1 || p.BeyondMax != 1 {
+		t.Errorf("plan %+v", p)
 	}
 }
 

@@ -66,6 +66,11 @@ type Config struct {
 	// When empty, SBNamespace is used with the managed identity.
 	SBConnectionString string
 	SBNamespace        string
+	// SBEndpoint is the namespace's address, safe to show: sb://host[:port] from the connection string,
+	// or sb://<SBNamespace>. Empty when no Service Bus setting is given.
+	SBEndpoint string
+	// SBEmulator is true for a connection string with UseDevelopmentEmulator=true: plain AMQP, no TLS.
+	SBEmulator bool
 
 	Queue       string
 	FailedQueue string
@@ -83,6 +88,8 @@ type Config struct {
 	// ManagedIdentity is true when the platform's identity endpoint is present (running in Azure, or
 	// against the local stand-in): the credential is then the managed identity, not the developer chain.
 	ManagedIdentity bool
+	// IdentityEndpoint is that endpoint (IDENTITY_ENDPOINT, set by the platform), for reaching it.
+	IdentityEndpoint string
 
 	MaxAttempts       int
 	NotFoundGrace     time.Duration
@@ -116,11 +123,28 @@ func (e *SettingError) Error() string {
 
 func (e *SettingError) Unwrap() error { return e.Err }
 
+// LoadOptions are the optional parts of [Load]. A nil *LoadOptions means defaults.
+type LoadOptions struct {
+	// ServiceBusOptional accepts a configuration without any Service Bus setting, for the commands that
+	// never use it (handler purge). Settings that are given are still checked.
+	ServiceBusOptional bool
+	// Environ, when set, is the whole environment ("NAME=value" pairs, as os.Environ returns). Every
+	// name starting with PURGE_ must then be a known setting: a typo such as PURGE_DRYRUN would
+	// otherwise be ignored, and the handler would purge for real.
+	Environ []string
+}
+
 // Load reads every setting through getenv (os.Getenv in production) and validates it. It returns the first
 // problem found as a *SettingError.
-func Load(getenv func(string) string) (*Config, error) {
+func Load(getenv func(string) string, opts *LoadOptions) (*Config, error) {
+	if opts == nil {
+		opts = &LoadOptions{}
+	}
 	l := loader{getenv: getenv}
 	c := &Config{}
+	if err := unknownSetting(opts.Environ); err != nil {
+		return nil, err
+	}
 
 	c.Port = l.int(EnvPort, 8080, 1, 65535)
 
@@ -128,14 +152,17 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.SBNamespace = strings.TrimSpace(getenv(EnvSBNamespace))
 	switch {
 	case c.SBConnectionString != "":
-		if !strings.Contains(strings.ToLower(c.SBConnectionString), "endpoint=sb://") {
-			l.fail(EnvSBConnection, "", errors.New("not a Service Bus connection string (no Endpoint=sb://…)"))
+		cs, err := parseConnectionString(c.SBConnectionString)
+		if err != nil {
+			l.fail(EnvSBConnection, "", err)
 		}
+		c.SBEndpoint, c.SBEmulator = cs.endpoint, cs.emulator
 	case c.SBNamespace != "":
-		if strings.Contains(c.SBNamespace, "/") || strings.Contains(c.SBNamespace, ";") {
+		if !validHostName(c.SBNamespace) {
 			l.fail(EnvSBNamespace, c.SBNamespace, errors.New("want a host name such as contoso.servicebus.windows.net"))
 		}
-	default:
+		c.SBEndpoint = "sb://" + c.SBNamespace
+	case !opts.ServiceBusOptional:
 		l.fail(EnvSBNamespace, "", fmt.Errorf("not set: set it to the namespace host name (or %s to a connection string for a local emulator)", EnvSBConnection))
 	}
 
@@ -169,7 +196,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.GraphScope = c.GraphEndpoint + "/.default"
 
 	c.ClientID = strings.TrimSpace(getenv(EnvClientID))
-	c.ManagedIdentity = strings.TrimSpace(getenv(EnvIdentityEndpoint)) != ""
+	if _, err := directory.ParseObjectID(c.ClientID); c.ClientID != "" && err != nil {
+		l.fail(EnvClientID, c.ClientID, errors.New("want the client id (a GUID such as 8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b) of the user-assigned identity, or leave it empty for the system-assigned one"))
+	}
+	c.IdentityEndpoint = strings.TrimSpace(getenv(EnvIdentityEndpoint))
+	c.ManagedIdentity = c.IdentityEndpoint != ""
 
 	c.MaxAttempts = l.int(EnvMaxAttempts, 8, 1, 100)
 	c.NotFoundGrace = l.duration(EnvNotFoundGrace, 15*time.Minute, 0)
@@ -237,8 +268,11 @@ func parseGraphEndpoint(v string) (endpoint string, insecureHTTP bool, err error
 // Fields returns the effective configuration without secrets, for the start-up log line and `handler check`.
 func (c *Config) Fields() map[string]any {
 	sb := "namespace " + c.SBNamespace + " (managed identity)"
-	if c.SBConnectionString != "" {
-		sb = "connection string (" + connectionEndpoint(c.SBConnectionString) + ")"
+	switch {
+	case c.SBConnectionString != "":
+		sb = "connection string (" + c.SBEndpoint + ")"
+	case c.SBNamespace == "":
+		sb = "not set"
 	}
 	identity := "developer credential chain (DefaultAzureCredential)"
 	if c.ManagedIdentity {
@@ -275,15 +309,25 @@ func (c *Config) Fields() map[string]any {
 	}
 }
 
-// connectionEndpoint extracts the Endpoint of a connection string: the one part that is safe to show.
-func connectionEndpoint(cs string) string {
-	for _, part := range strings.Split(cs, ";") {
-		k, v, ok := strings.Cut(part, "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "Endpoint") {
-			return strings.TrimSpace(v)
-		}
+// ServiceBusAddress is the host:port an AMQP connection to the namespace goes to: 5671 (AMQP over TLS),
+// or 5672 for the emulator's plain AMQP, unless the endpoint names a port. Empty when none is configured.
+func (c *Config) ServiceBusAddress() string {
+	if c.SBEndpoint == "" {
+		return ""
 	}
-	return "no endpoint"
+	u, err := url.Parse(c.SBEndpoint)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	port := u.Port()
+	switch {
+	case port != "":
+	case c.SBEmulator:
+		port = "5672"
+	default:
+		port = "5671"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // SortedFieldNames returns the keys of Fields in order, for stable text output.

@@ -16,7 +16,7 @@ func base() map[string]string {
 }
 
 func TestLoadDefaults(t *testing.T) {
-	c, err := Load(env(base()))
+	c, err := Load(env(base()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestLoadValues(t *testing.T) {
 	kv[EnvMinDeletedAge] = "7d"
 	kv[EnvAllowedTypes] = "user, group"
 	kv["IDENTITY_ENDPOINT"] = "http://127.0.0.1:1/msi"
-	c, err := Load(env(kv))
+	c, err := Load(env(kv), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestGraphEndpointOverride(t *testing.T) {
 	} {
 		kv := base()
 		kv[EnvGraphEndpoint] = in
-		c, err := Load(env(kv))
+		c, err := Load(env(kv), nil)
 		if err != nil || c.GraphEndpoint != want || c.GraphScope != want+"/.default" {
 			t.Errorf("%s: got %v %v", in, c, err)
 		}
@@ -98,7 +98,7 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 		for k, v := range tt.set {
 			kv[k] = v
 		}
-		_, err := Load(env(kv))
+		_, err := Load(env(kv), nil)
 		var se *SettingError
 		if !errors.As(err, &se) || se.Name != tt.setting {
 			t.Errorf("%v: error %v, want a SettingError for %s", tt.set, err, tt.setting)
@@ -112,12 +112,12 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 
 func TestConnectionStringNeverEchoed(t *testing.T) {
 	kv := map[string]string{EnvSBConnection: "SharedAccessKey=supersecret;Endpoint=http://x"}
-	_, err := Load(env(kv))
+	_, err := Load(env(kv), nil)
 	if err == nil || strings.Contains(err.Error(), "supersecret") {
 		t.Fatalf("error %v", err)
 	}
 	kv[EnvSBConnection] = "Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=k;SharedAccessKey=supersecret;UseDevelopmentEmulator=true"
-	c, err := Load(env(kv))
+	c, err := Load(env(kv), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,5 +125,73 @@ func TestConnectionStringNeverEchoed(t *testing.T) {
 		if s, ok := v.(string); ok && strings.Contains(s, "supersecret") {
 			t.Errorf("field %s leaks the key: %s", k, s)
 		}
+	}
+}
+
+// A PURGE_ name that is not a setting stops start-up, naming it and the closest setting: a typo must never
+// leave a guard silently off.
+func TestUnknownSettingNamed(t *testing.T) {
+	for name, suggestion := range map[string]string{
+		"PURGE_DRYRUN": EnvDryRun, "PURGE_PROTECTED_ID": EnvProtectedIDs, "purge_verify": EnvVerify, "PURGE_MAXATTEMPTS": EnvMaxAttempts,
+	} {
+		environ := []string{"PATH=/bin", EnvSBNamespace + "=contoso.servicebus.windows.net", name + "=true"}
+		_, err := Load(env(base()), &LoadOptions{Environ: environ})
+		var se *SettingError
+		if !errors.As(err, &se) || se.Name != name || !strings.Contains(err.Error(), "did you mean "+suggestion+"?") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	environ := []string{EnvDryRun + "=true", EnvSBNamespace + "=x", "OTHER_PURGE_THING=1", "AzureWebJobsStorage=x"}
+	if _, err := Load(env(base()), &LoadOptions{Environ: environ}); err != nil {
+		t.Errorf("known settings refused: %v", err)
+	}
+}
+
+func TestClientIDMustBeAGUID(t *testing.T) {
+	for id, ok := range map[string]bool{"not-a-guid": false, "8F3C1A2B-4D5E-4F60-8A7B-9C0D1E2F3A4B": true, "{8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b}": false, "": true} {
+		kv := base()
+		kv[EnvClientID] = id
+		_, err := Load(env(kv), nil)
+		var se *SettingError
+		if ok != (err == nil) || (!ok && (!errors.As(err, &se) || se.Name != EnvClientID)) {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+}
+
+// Connection-string errors name ServiceBusConnection and the missing part, never the value.
+func TestConnectionStringParts(t *testing.T) {
+	for cs, says := range map[string]string{
+		"Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=k;UseDevelopmentEmulator=true":                                    "no SharedAccessKey",
+		"Endpoint=sb://127.0.0.1:5672;SharedAccessKey=secret-1":                                                             "no SharedAccessKeyName",
+		"SharedAccessKeyName=k;SharedAccessKey=secret-1":                                                                    "no Endpoint",
+		"Endpoint=https://x.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=secret-1":                         "not an sb:// address",
+		"Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=secret-1;UseDevelopmentEmulator=yes": "UseDevelopmentEmulator",
+		"just-a-key-secret-1": "not a Service Bus connection string",
+	} {
+		_, err := Load(env(map[string]string{EnvSBConnection: cs}), nil)
+		var se *SettingError
+		if !errors.As(err, &se) || se.Name != EnvSBConnection || !strings.Contains(err.Error(), says) || strings.Contains(err.Error(), "secret-1") {
+			t.Errorf("%q: %v", cs, err)
+		}
+	}
+	c, err := Load(env(map[string]string{EnvSBConnection: "Endpoint=sb://contoso.servicebus.windows.net/;SharedAccessSignature=SharedAccessSignature sr=x&sig=y"}), nil)
+	if err != nil || c.ServiceBusAddress() != "contoso.servicebus.windows.net:5671" || c.SBEmulator {
+		t.Errorf("SAS connection string: %v %q", err, c.ServiceBusAddress())
+	}
+	c, err = Load(env(map[string]string{EnvSBConnection: "Endpoint=sb://localhost;SharedAccessKeyName=k;SharedAccessKey=s;UseDevelopmentEmulator=true"}), nil)
+	if err != nil || c.ServiceBusAddress() != "localhost:5672" || !c.SBEmulator || c.SBEndpoint != "sb://localhost" {
+		t.Errorf("emulator: %v %+v", err, c)
+	}
+}
+
+// handler purge needs no Service Bus setting; everything else does.
+func TestServiceBusOptional(t *testing.T) {
+	c, err := Load(env(map[string]string{}), &LoadOptions{ServiceBusOptional: true})
+	if err != nil || c.ServiceBusAddress() != "" || c.Fields()["serviceBus"] != "not set" {
+		t.Errorf("optional: %v %v", err, c)
+	}
+	if _, err := Load(env(map[string]string{EnvSBNamespace: "bad/name"}), &LoadOptions{ServiceBusOptional: true}); err == nil {
+		t.Error("a given Service Bus setting must still be checked")
 	}
 }

@@ -24,11 +24,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/google/uuid"
 
+	"github.com/entra-purge/entra-purge/internal/buildinfo"
 	"github.com/entra-purge/entra-purge/internal/directory"
 )
-
-// Version is sent in the User-Agent (entra-purge/<Version>).
-var Version = "0.1.0"
 
 // In-process retry bounds. A purge runs inside a Service Bus message lock, so only short waits are spent
 // here; anything longer is handed back to the caller, which schedules a retry copy instead.
@@ -91,7 +89,7 @@ func NewClient(endpoint string, cred azcore.TokenCredential, opts *ClientOptions
 		co.Retry.MaxRetries = -1
 	}
 	co.Telemetry.ApplicationID = "entra-purge"
-	pl := runtime.NewPipeline("entra-purge", Version, runtime.PipelineOptions{
+	pl := runtime.NewPipeline("entra-purge", buildinfo.Version, runtime.PipelineOptions{
 		PerCall: []policy.Policy{headersPolicy{}},
 		PerRetry: []policy.Policy{runtime.NewBearerTokenPolicy(markedCredential{cred}, []string{scope}, &policy.BearerTokenOptions{
 			InsecureAllowCredentialWithHTTP: co.InsecureAllowCredentialWithHTTP,
