@@ -63,7 +63,7 @@ func TestPurged(t *testing.T) {
 }
 
 // Malformed messages make no Graph call at all and land on the failure queue, body intact, with every
-// property DESIGN.md §3 names.
+// property docs/contract.md §6.2 names.
 func TestInvalidMessagesNeverReachGraph(t *testing.T) {
 	s := startStack(t, localstack.Options{})
 	h := startHandler(t, s.Settings)

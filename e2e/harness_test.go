@@ -184,7 +184,7 @@ type message struct {
 	Props         map[string]any
 }
 
-// invocation builds the host's request body in binary mode (functions-host.md §1.2–§1.4): base64 body,
+// invocation builds the host's request body in binary mode (docs/functions-host.md §4.2–§4.4): base64 body,
 // double-encoded strings, integers as strings, DateTime without a zone, ApplicationProperties as an object.
 func invocation(m message) []byte {
 	if m.MessageID == "" {

@@ -22,7 +22,7 @@ func deletes(g *graphsim.Server, id string) int {
 	return n
 }
 
-// Every refusal of DESIGN.md §3, end to end: the reason on the failure queue, a description a person can
+// Every refusal of docs/contract.md §3.2–§3.3, end to end: the reason on the failure queue, a description a person can
 // act on, and no DELETE sent to Graph.
 func TestPolicyRefusals(t *testing.T) {
 	protected := deleted("user", time.Hour)

@@ -110,7 +110,7 @@ param graphWritesPerSecond int = 8
 param purgeMilliseconds int = 1000
 
 // ---------------------------------------------------------------------------------------------------------------
-// Handler settings (DESIGN.md §4)
+// Handler settings (docs/contract.md §10)
 // ---------------------------------------------------------------------------------------------------------------
 
 @allowed([
@@ -255,7 +255,7 @@ var maxConcurrentCalls = loadJsonContent('../host.json').extensions.serviceBus.m
 var graphWriteSlots = (graphWritesPerSecond * purgeMilliseconds) / 1000
 var maximumInstanceCount = max(1, graphWriteSlots / maxConcurrentCalls)
 
-// Microsoft Graph application permissions per object type (graph.md §2): the DELETE permission plus the read
+// Microsoft Graph application permissions per object type (docs/graph.md §2.1): the DELETE permission plus the read
 // permission the GET-before-DELETE (PURGE_VERIFY) needs. Groups cannot be purged app-only: nothing to grant.
 var graphRolesByType = {
   user: [

@@ -16,7 +16,7 @@ import (
 )
 
 // serve runs the custom handler until ctx is cancelled (SIGTERM/SIGINT), then drains in-flight invocations.
-// The Functions host restarts the handler on any non-zero exit and never on 0 (functions-host.md §3.5), so
+// The Functions host restarts the handler on any non-zero exit and never on 0 (docs/functions-host.md §8.1), so
 // serve never exits 0: after a graceful stop it exits 200, which the host treats as a request for a clean
 // restart rather than an error.
 func serve(ctx context.Context, e *env) int {

@@ -85,7 +85,7 @@ param instanceMemoryMB int = 2048
 @description('Flex Consumption scale-out ceiling, computed in main.bicep from graphWritesPerSecond and host.json maxConcurrentCalls.')
 param maximumInstanceCount int = 1
 
-// Handler settings (DESIGN.md §4). Values are passed as app settings; see main.bicep for their meaning.
+// Handler settings (docs/contract.md §10). Values are passed as app settings; see main.bicep for their meaning.
 @allowed([
   'AzureCloud'
   'AzureUSGovernment'
@@ -329,7 +329,7 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   }
 }
 
-// Every setting host.json, purge/function.json and the Go handler read (DESIGN.md §4), and nothing secret.
+// Every setting host.json, purge/function.json and the Go handler read (docs/contract.md §10), and nothing secret.
 // Not here on purpose: ServiceBusConnection (a connection string: local emulator only), FUNCTIONS_WORKER_RUNTIME
 // (rejected on Flex; the runtime is functionAppConfig.runtime), PURGE_GRAPH_ENDPOINT (simulator/proxy override;
 // PURGE_CLOUD picks the Graph root), IDENTITY_* and FUNCTIONS_CUSTOMHANDLER_PORT (set by the platform).

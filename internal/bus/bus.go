@@ -32,7 +32,7 @@ type ClientOptions struct {
 }
 
 // Client holds one Service Bus client and one sender per queue, created on first use and reused: each
-// sender link costs two CBS token exchanges and a management link to set up (docs/servicebus.md).
+// sender link costs two CBS token exchanges and a management link to set up (docs/servicebus.md §4.2, §5).
 type Client struct {
 	sb *azservicebus.Client
 

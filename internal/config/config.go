@@ -1,4 +1,4 @@
-// Package config turns the Function App's settings (environment variables, DESIGN.md §4) into a typed
+// Package config turns the Function App's settings (environment variables, docs/contract.md §10) into a typed
 // [Config]. Every problem is reported as a [*SettingError] naming the setting, so a bad value stops start-up
 // with one line an operator can act on. Secret values (connection strings) are never echoed back.
 package config
@@ -49,7 +49,7 @@ type Cloud struct {
 	GraphEndpoint string
 }
 
-// Clouds are the values PURGE_CLOUD accepts (graph.md §5).
+// Clouds are the values PURGE_CLOUD accepts (docs/graph.md §5).
 var Clouds = []Cloud{
 	{"AzureCloud", "https://graph.microsoft.com"},
 	{"AzureUSGovernment", "https://graph.microsoft.us"},

@@ -79,7 +79,7 @@ func clip(s string) string {
 // "#microsoft.graph." prefix), for example "user" or "servicePrincipal".
 type Type string
 
-// The object types the deletedItems API knows (graph.md §1.1).
+// The object types the deletedItems API knows (docs/graph.md §1.1).
 const (
 	User                            Type = "user"
 	Group                           Type = "group"
@@ -141,7 +141,7 @@ func (t Type) Purgeable() (ok bool, why string) {
 }
 
 // PurgePermission names the Microsoft Graph application permission a purge of type t needs
-// (graph.md §2.1). For types that cannot be purged app-only it explains that instead.
+// (docs/graph.md §2.1). For types that cannot be purged app-only it explains that instead.
 func (t Type) PurgePermission() string {
 	switch t {
 	case User:
@@ -167,7 +167,7 @@ func (t Type) PurgePermission() string {
 }
 
 // ReadPermission names the application permission that lets the identity read a deleted object of type t
-// (`GET /directory/deletedItems/{id}`), which verification needs (graph.md §1.3).
+// (`GET /directory/deletedItems/{id}`), which verification needs (docs/graph.md §2.1).
 func (t Type) ReadPermission() string {
 	switch t {
 	case User:

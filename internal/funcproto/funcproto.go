@@ -1,5 +1,5 @@
 // Package funcproto speaks the Azure Functions custom-handler protocol for a Service Bus trigger, as the
-// real host speaks it (reference/functions-host.md): it decodes the host's invocation request, with all of
+// real host speaks it (docs/functions-host.md §4, §5): it decodes the host's invocation request, with all of
 // its quirks, and encodes the only kind of answer the host can use.
 //
 // The quirks, each handled here so no other package has to know them:

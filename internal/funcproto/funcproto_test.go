@@ -17,7 +17,7 @@ import (
 	"github.com/entra-purge/entra-purge/internal/message"
 )
 
-// The golden invocations in testdata/ follow functions-host.md §1.2–§1.5: base64 bodies in binary mode,
+// The golden invocations in testdata/ follow docs/functions-host.md §4.2–§4.5: base64 bodies in binary mode,
 // double-encoded strings, integers as strings, zone-less DateTimes, and body fields injected into
 // Metadata in string mode.
 func TestServiceBusMessageGolden(t *testing.T) {
@@ -109,7 +109,7 @@ func TestParseHostTime(t *testing.T) {
 	}
 }
 
-// The host hangs on an empty body, null or a non-JSON content type (functions-host.md §3.1): every answer
+// The host hangs on an empty body, null or a non-JSON content type (docs/functions-host.md §5.2): every answer
 // must be a JSON object with Content-Type application/json.
 func TestWriteResponse(t *testing.T) {
 	for _, status := range []int{200, 500} {

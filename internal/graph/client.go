@@ -105,7 +105,7 @@ type headersPolicy struct{}
 func (headersPolicy) Do(req *policy.Request) (*http.Response, error) {
 	h := req.Raw().Header
 	h.Set("Accept", "application/json")
-	// Purges are background work: ask Graph to throttle them before interactive traffic (graph.md §4.2).
+	// Purges are background work: ask Graph to throttle them before interactive traffic (docs/graph.md §4.2).
 	h.Set("x-ms-throttle-priority", "Low")
 	return req.Next()
 }
@@ -137,7 +137,7 @@ type deletedObjectJSON struct {
 	DeletedDateTime *string `json:"deletedDateTime"`
 	OnPremSync      *bool   `json:"onPremisesSyncEnabled"`
 	// Properties that identify the type when @odata.type is missing (Graph's documented GET example has
-	// none; docs/graph.md).
+	// none; docs/graph.md §1.3).
 	UserPrincipalName    *string         `json:"userPrincipalName"`
 	ServicePrincipalType *string         `json:"servicePrincipalType"`
 	AppID                *string         `json:"appId"`

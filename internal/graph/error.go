@@ -63,7 +63,7 @@ func (e *Error) Kind() directory.ErrorKind {
 }
 
 // Transient reports whether Graph said to try again later: throttling, service errors and write conflicts
-// (graph.md §3.2). 404 is not transient here: whether it is replication lag is the caller's decision.
+// (docs/graph.md §3.2). 404 is not transient here: whether it is replication lag is the caller's decision.
 func (e *Error) Transient() bool {
 	switch e.StatusCode {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
@@ -80,7 +80,7 @@ func (e *Error) Transient() bool {
 func (e *Error) NotFound() bool { return e.StatusCode == http.StatusNotFound }
 
 // HardDeleteProtected reports Graph refusing a purge inside the hard-deletion protection window (seven days
-// after a protected object's soft delete). Graph documents no code for it (graph.md §2.6), so it is
+// after a protected object's soft delete). Graph documents no code for it (docs/graph.md §7.3), so it is
 // recognised by its wording as well as by codes containing "HardDelet".
 func (e *Error) HardDeleteProtected() bool {
 	if e.StatusCode != http.StatusBadRequest && e.StatusCode != http.StatusForbidden && e.StatusCode != http.StatusConflict {

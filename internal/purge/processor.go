@@ -31,7 +31,7 @@ const (
 	MethodDelete = "DELETE"
 )
 
-// Policy is the operator's configuration of the checks (docs/contract.md, "Settings").
+// Policy is the operator's configuration of the checks (docs/contract.md §10).
 type Policy struct {
 	AllowedTypes   []directory.Type
 	ProtectedIDs   []directory.ObjectID
@@ -100,7 +100,7 @@ func (p *Processor) Invalid(err error, at Attempt) Decision {
 		`. Send one message per object whose body is {"id":"<object id GUID>"} or the bare GUID.`)
 }
 
-// Decide runs the checks in the order the contract fixes — protected id, notBefore, GET, type not allowed,
+// Decide runs the checks in the order docs/contract.md §4.1 fixes — protected id, notBefore, GET, type not allowed,
 // type mismatch, synced user, minimum age, dry run, DELETE — and returns at the first one that decides (an
 // invalid message was already refused by [ParseRequest] and goes to [Processor.Invalid]). It makes no
 // Graph call for a protected or not-yet-due request, and no DELETE unless every check passed and dry run

@@ -16,7 +16,7 @@ import (
 	"github.com/entra-purge/entra-purge/internal/directory"
 )
 
-// MaxBodySize is the largest message body accepted (docs/contract.md, "The message"). A purge request is one small object;
+// MaxBodySize is the largest message body accepted (docs/contract.md §2.3). A purge request is one small object;
 // anything bigger is a mistake, not a request.
 const MaxBodySize = 64 << 10
 

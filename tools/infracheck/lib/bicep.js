@@ -26,7 +26,7 @@ function getParser() {
 // Parsing
 // ---------------------------------------------------------------------------------------------------------------
 
-// The grammar predates the `extension` keyword (infra.md §6.2): blank those lines, keeping offsets and line numbers.
+// The grammar predates the `extension` keyword (docs/azure.md §12.2): blank those lines, keeping offsets and line numbers.
 function blankExtensionLines(src) {
   const extensions = [];
   const blanked = src.replace(/^[ \t]*extension[ \t]+([^\s]+).*$/gm, (line, alias) => {

@@ -8,7 +8,7 @@ const { Project, prop, stringLiteral, rootSymbol, memberPath, findCalls, isKnown
 const src = require('./sources');
 
 // ---------------------------------------------------------------------------------------------------------------
-// Facts (DESIGN.md §4, shared/reference/infra.md)
+// Facts (docs/contract.md §10, docs/azure.md)
 // ---------------------------------------------------------------------------------------------------------------
 
 // Settings the app reads somewhere but that must NOT be app settings in Azure. Each line says why.
@@ -85,7 +85,7 @@ const RBAC_RULES = [
   { who: 'deployer', role: ROLE.serviceBusDataReceiver, scope: 'failure queue', required: false, why: 'read failures' },
 ];
 
-// Microsoft Graph app roles the purge may be granted (graph.md §1.3, §2); anything else is not needed.
+// Microsoft Graph app roles the purge may be granted (docs/graph.md §2.1); anything else is not needed.
 const GRAPH_ROLES_ALLOWED = new Set([
   'User.DeleteRestore.All',
   'User.Read.All',
@@ -101,8 +101,8 @@ const GRAPH_ROLES_ALLOWED = new Set([
 const GRAPH_EXTENSION_RE = /^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d+\.\d+\.\d+(-[\w.]+)?$/;
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SECRET_TEXT_RE = /(SharedAccessKey(Name)?=|AccountKey=|SharedAccessSignature=|Endpoint=sb:\/\/|DefaultEndpointsProtocol=|InstrumentationKey=[0-9a-f]|[?&]sig=|-----BEGIN [A-Z ]*PRIVATE KEY-----)/i;
-const DEFAULT_INVOCATION_TIMEOUT = '45s'; // DESIGN.md / internal/config default of PURGE_INVOCATION_TIMEOUT
-const GRAPH_WRITES_PER_SECOND_LIMIT = 20; // 3,000 writes per 150 s per app and tenant (graph.md §4.1)
+const DEFAULT_INVOCATION_TIMEOUT = '45s'; // docs/contract.md §10.1 / internal/config default of PURGE_INVOCATION_TIMEOUT
+const GRAPH_WRITES_PER_SECOND_LIMIT = 20; // 3,000 writes per 150 s per app and tenant (docs/graph.md §4.1)
 
 // ---------------------------------------------------------------------------------------------------------------
 // Context: everything read once
@@ -848,7 +848,7 @@ function checkAzd(ctx) {
   if (svc) {
     if (svc.language === 'go') problems.push(`azure.yaml services.${svcName}.language is go: azd's "go" is the native Go worker and packages no function.json; use custom`);
     else if (svc.language !== 'custom') problems.push(`azure.yaml services.${svcName}.language is ${show(svc.language)}, want custom`);
-    if (svc.project !== '.' && svc.project !== './') problems.push(`azure.yaml services.${svcName}.project is ${show(svc.project)}: the app root is the repository root (DESIGN.md §1)`);
+    if (svc.project !== '.' && svc.project !== './') problems.push(`azure.yaml services.${svcName}.project is ${show(svc.project)}: the app root is the repository root (docs/contract.md §1.1)`);
     if (!svc.dist) problems.push(`azure.yaml services.${svcName}.dist is missing (required for language custom)`);
     const run = svc.hooks && svc.hooks.prepackage && ((svc.hooks.prepackage.posix && svc.hooks.prepackage.posix.run) || svc.hooks.prepackage.run);
     if (!run || !/infra\/scripts\/package\.sh/.test(run)) problems.push(`azure.yaml services.${svcName}.hooks.prepackage must run infra/scripts/package.sh (it builds ${show(svc.dist)})`);
@@ -928,7 +928,7 @@ function checkHostAndFunction(ctx) {
   const h = ctx.hostJson.value;
   if (!h) return { name: 'host.json and function.json', problems: ['host.json cannot be read'], summary: '' };
   const exe = h.customHandler && h.customHandler.description && h.customHandler.description.defaultExecutablePath;
-  if (exe !== 'handler') problems.push(`host.json customHandler.description.defaultExecutablePath is ${show(exe)}, want 'handler' (DESIGN.md §1)`);
+  if (exe !== 'handler') problems.push(`host.json customHandler.description.defaultExecutablePath is ${show(exe)}, want 'handler' (docs/contract.md §1.1)`);
   const pkgPath = path.join(ctx.root, 'infra/scripts/package.sh');
   if (!fs.existsSync(pkgPath)) problems.push('infra/scripts/package.sh is missing');
   else {

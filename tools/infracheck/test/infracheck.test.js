@@ -16,7 +16,7 @@ const CHECK_JS = path.resolve(__dirname, '..', 'check.js');
 
 const GO_SETTINGS = `package config
 
-// Fixture for tools/infracheck tests: the setting names of DESIGN.md §4.
+// Fixture for tools/infracheck tests: the setting names of docs/contract.md §10.
 const (
 	EnvPort              = "FUNCTIONS_CUSTOMHANDLER_PORT"
 	EnvSBConnection      = "ServiceBusConnection"
