@@ -100,6 +100,9 @@ func (c *Client) Send(ctx context.Context, queue string, m message.Outgoing) err
 		}
 		c.mu.Unlock()
 		go func() { _ = s.Close(context.Background()) }()
+		if errors.Is(err, azservicebus.ErrMessageTooLarge) {
+			return fmt.Errorf("service bus: sending to %s: %w (%d-byte body)", queue, message.ErrTooLarge, len(m.Body))
+		}
 		return fmt.Errorf("service bus: sending to %s: %w", queue, err)
 	}
 	return nil
@@ -198,6 +201,3 @@ func Temporary(err error) bool {
 	}
 	return false
 }
-
-// ErrTooLarge is matched (errors.Is) by a send the queue refused for the message's size.
-var ErrTooLarge = azservicebus.ErrMessageTooLarge

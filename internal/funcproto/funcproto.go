@@ -26,9 +26,12 @@ import (
 	"github.com/entra-purge/entra-purge/internal/message"
 )
 
-// MaxInvocationSize bounds the request body read from the host. A purge message is at most 64 KiB, which
-// base64 and the metadata inflate by well under 4×.
-const MaxInvocationSize = 1 << 20
+// MaxInvocationSize bounds the request body read from the host. It is not the purge request's limit (64
+// KiB, which package purge enforces with a clear InvalidMessage): every message the namespace can hold
+// must be decoded, or the handler could not secure it and the host would redeliver it until Service Bus
+// dead-letters it. Premium's default maximum of 1 MB, base64-encoded (4/3), with the host's metadata —
+// in string mode a JSON body's fields are copied into Metadata too — stays well below 4 MiB.
+const MaxInvocationSize = 4 << 20
 
 // Invocation is the host's request body: {"Data": {...}, "Metadata": {...}}.
 type Invocation struct {

@@ -9,8 +9,13 @@
 package message
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,7 +47,37 @@ const (
 	PropReplayOf      = "ReplayOf"
 	PropReplayedFrom  = "ReplayedFromFailure"
 	PropReplayedAfter = "ReplayedAfterReason"
+
+	// On a failure copy whose body was cut to fit the failure queue: the size and SHA-256 of the whole.
+	PropBodySize   = "PurgeOriginalBodySize"
+	PropBodySHA256 = "PurgeOriginalBodySHA256"
 )
+
+// ErrTooLarge is matched (errors.Is) by a send that the queue refused for the message's size.
+var ErrTooLarge = errors.New("the message is too large for the queue")
+
+// CutBodySize is what a failure copy's body is cut to when the failure queue refuses the whole one: the
+// largest valid request (purge.MaxBodySize), so the cut copy fits any tier's limit (256 KB on Standard).
+const CutBodySize = purge.MaxBodySize
+
+// CutBody returns the failure copy m with its body cut to CutBodySize bytes, for a failure queue that
+// refused it for its size. The copy says so: the original size and SHA-256 go into properties and the
+// description, so the cut body can be matched to what was sent.
+func CutBody(m Outgoing) Outgoing {
+	if len(m.Body) <= CutBodySize {
+		return m
+	}
+	sum := sha256.Sum256(m.Body)
+	props := maps.Clone(m.Properties)
+	props[PropBodySize] = int64(len(m.Body))
+	props[PropBodySHA256] = hex.EncodeToString(sum[:])
+	desc, _ := props[PropDeadLetterDescription].(string)
+	props[PropDeadLetterDescription] = strings.TrimSpace(desc + fmt.Sprintf(" The body (%d bytes) was too large for the failure queue, so this copy holds only its first %d bytes; "+
+		"the whole body's SHA-256 is %x.", len(m.Body), CutBodySize, sum))
+	m.Properties = props
+	m.Body = m.Body[:CutBodySize]
+	return m
+}
 
 // Delivery is one delivered Service Bus message: the trigger message of an invocation, or a message a
 // receiver took from a queue. The same value flows from the decoder to the copy made from it.

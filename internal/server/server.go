@@ -11,6 +11,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -150,6 +151,12 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	var sendErr error
 	if settlement.Kind != purge.SettleNothing {
 		sendErr = s.pub.Send(ctx, settlement.Queue, settlement.Copy)
+		if settlement.Kind == purge.SettleFailureCopy && errors.Is(sendErr, message.ErrTooLarge) {
+			// A body the trigger queue accepted can be too large for the failure queue (a Premium trigger
+			// queue, a Standard failure queue): send it cut, and marked, rather than leave it unsecured.
+			settlement.Copy = message.CutBody(settlement.Copy)
+			sendErr = s.pub.Send(ctx, settlement.Queue, settlement.Copy)
+		}
 	}
 
 	line := s.logLine(dec, msg, invocationID, settlement, sendErr, s.clock().Sub(start))

@@ -3,9 +3,12 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -227,5 +230,43 @@ func TestUnknownRoutes(t *testing.T) {
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/Purge", nil))
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("POST /Purge = %d", rec.Code)
+	}
+}
+
+// sizedBus refuses messages whose body is larger than limit, as a queue with a maximum message size does.
+type sizedBus struct {
+	fakeBus
+	limit   int
+	refused int
+}
+
+func (b *sizedBus) Send(ctx context.Context, q string, m message.Outgoing) error {
+	if len(m.Body) > b.limit {
+		b.refused++
+		return fmt.Errorf("service bus: sending to %s: %w", q, message.ErrTooLarge)
+	}
+	return b.fakeBus.Send(ctx, q, m)
+}
+
+// A body too large to be a request goes to the failure queue as InvalidMessage; when the failure queue
+// refuses the whole body for its size, the copy is sent cut to fit and marked, and the message is secured.
+func TestOversizedBodySecuredCut(t *testing.T) {
+	b := &sizedBus{limit: 256 << 10}
+	s, _, _ := newServer(dir(directory.DeletedObject{}, nil), &fakeBus{}, false)
+	s.pub = b
+	body := strings.Repeat("x", 1_000_000)
+	rec := post(s, invocation(body, ""))
+	if rec.Code != 200 || b.refused != 1 || len(b.sent) != 1 || b.sent[0].queue != "purge-failed" {
+		t.Fatalf("answer %d refused %d sent %d", rec.Code, b.refused, len(b.sent))
+	}
+	cp := b.sent[0].msg
+	sum := sha256.Sum256([]byte(body))
+	if len(cp.Body) != message.CutBodySize || cp.Properties[message.PropDeadLetterReason] != "InvalidMessage" ||
+		cp.Properties[message.PropBodySize] != int64(1_000_000) || cp.Properties[message.PropBodySHA256] != hex.EncodeToString(sum[:]) ||
+		!strings.Contains(cp.Properties[message.PropDeadLetterDescription].(string), "too large for the failure queue") {
+		t.Errorf("cut copy: %d bytes, %v", len(cp.Body), cp.Properties)
+	}
+	if line := logs(t, rec); line["deadLetterReason"] != "InvalidMessage" || !strings.Contains(line["description"].(string), "at most 65536") {
+		t.Errorf("line %v", line)
 	}
 }

@@ -933,10 +933,16 @@ function checkHostAndFunction(ctx) {
   if (!fs.existsSync(pkgPath)) problems.push('infra/scripts/package.sh is missing');
   else {
     const pkg = fs.readFileSync(pkgPath, 'utf8');
-    const build = pkg.split('\n').find((l) => /go build/.test(l) && !/^\s*#/.test(l)) || '';
-    for (const need of ['GOOS=linux', 'GOARCH=amd64', 'CGO_ENABLED=0']) if (!build.includes(need)) problems.push(`infra/scripts/package.sh: the go build line lacks ${need}`);
-    const out = /-o\s+"?([^"\s]+)"?/.exec(build);
-    if (!out || path.posix.basename(out[1]) !== exe) problems.push(`infra/scripts/package.sh builds ${show(out && out[1])}, but host.json runs ${show(exe)}`);
+    // The one build of the handler is infra/scripts/build.sh (make build runs it too); package.sh runs it
+    // with the path inside the package.
+    const buildPath = path.join(ctx.root, 'infra/scripts/build.sh');
+    const buildSh = fs.existsSync(buildPath) ? fs.readFileSync(buildPath, 'utf8').replace(/\\\n/g, ' ') : '';
+    if (!buildSh) problems.push('infra/scripts/build.sh is missing');
+    const build = buildSh.split('\n').find((l) => /go build/.test(l) && !/^\s*#/.test(l)) || '';
+    for (const need of ['GOOS=linux', 'GOARCH=amd64', 'CGO_ENABLED=0']) if (!build.includes(need)) problems.push(`infra/scripts/build.sh: the go build line lacks ${need}`);
+    const call = pkg.split('\n').find((l) => /infra\/scripts\/build\.sh/.test(l) && !/^\s*#/.test(l) && !/^\s*echo/.test(l)) || '';
+    const out = /build\.sh"?\s+"?([^"\s]+)"?/.exec(call);
+    if (!out || path.posix.basename(out[1]) !== exe) problems.push(`infra/scripts/package.sh builds ${show(out && out[1])} with infra/scripts/build.sh, but host.json runs ${show(exe)}`);
     if (!/host\.json/.test(pkg) || !/function\.json/.test(pkg)) problems.push('infra/scripts/package.sh must put host.json and <function>/function.json in the package');
     if (pkg.split('\n').some((l) => !/^\s*#/.test(l) && /local\.settings/.test(l))) problems.push('infra/scripts/package.sh must not touch local.settings*.json (local values, maybe secrets)');
     if (!(fs.statSync(pkgPath).mode & 0o111)) problems.push('infra/scripts/package.sh is not executable');
@@ -960,7 +966,7 @@ function checkHostAndFunction(ctx) {
     }
   }
   if (!triggers) problems.push('no serviceBusTrigger binding in any function.json');
-  return { name: 'host.json, function.json and packaging agree', problems, summary: `executable ${show(exe)} built linux/amd64 static by infra/scripts/package.sh; bundle [4.*, 5.0.0); ${triggers} Service Bus trigger on %PURGE_QUEUE_NAME%` };
+  return { name: 'host.json, function.json and packaging agree', problems, summary: `executable ${show(exe)} built linux/amd64 static by infra/scripts/build.sh, packaged by infra/scripts/package.sh; bundle [4.*, 5.0.0); ${triggers} Service Bus trigger on %PURGE_QUEUE_NAME%` };
 }
 
 function checkGraph(ctx) {

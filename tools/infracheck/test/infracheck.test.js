@@ -368,3 +368,16 @@ test('the spread operator is reported with a hint', () => {
   edit(dir, 'infra/main.bicep', "var tags = {\n  'azd-env-name': environmentName\n}", "var baseTags = {}\nvar tags = {\n  ...baseTags\n  'azd-env-name': environmentName\n}");
   expectFailure(dir, 'bicep syntax', /infra\/main\.bicep:\d+:\d+: syntax error .*spread operator/);
 });
+
+test('packaging: the one build is infra/scripts/build.sh, linux/amd64 static, run by package.sh for the handler', () => {
+  const dir = copyProject();
+  assert.deepEqual(failures(dir).map((r) => r.name), []);
+  edit(dir, 'infra/scripts/build.sh', 'CGO_ENABLED=0 ', '');
+  let bad = failures(dir).flatMap((r) => r.problems);
+  assert.ok(bad.some((p) => /build\.sh: the go build line lacks CGO_ENABLED=0/.test(p)), bad.join('\n'));
+
+  const other = copyProject();
+  edit(other, 'infra/scripts/package.sh', 'build.sh" "$stage/handler"', 'build.sh" "$stage/purger"');
+  bad = failures(other).flatMap((r) => r.problems);
+  assert.ok(bad.some((p) => /package\.sh builds '\$stage\/purger' with infra\/scripts\/build\.sh, but host\.json runs 'handler'/.test(p)), bad.join('\n'));
+});
