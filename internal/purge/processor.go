@@ -152,8 +152,8 @@ func (p *Processor) Decide(ctx context.Context, req Request, at Attempt) Decisio
 		return p.refuseType(dec, typ, "")
 	}
 	if p.policy.Verify && req.Type != "" && obj.Type != "" && req.Type != obj.Type {
-		return p.fail(dec, ReasonTypeMismatch, fmt.Sprintf("The message expects a %s, but object %s in the recycle bin is a %s; nothing was purged. "+
-			"Check the id and type in the request.", req.Type, id, obj.Type))
+		return p.fail(dec, ReasonTypeMismatch, fmt.Sprintf("The message expects %s, but object %s in the recycle bin is %s; nothing was purged. "+
+			"Check the id and type in the request.", withArticle(req.Type), id, withArticle(obj.Type)))
 	}
 	if p.policy.Verify && typ == directory.User && obj.OnPremisesSyncEnabled && !p.policy.AllowSynced {
 		return p.fail(dec, ReasonSyncedObject, fmt.Sprintf("User %s is synced from on-premises Active Directory: purging it in Entra would not stop "+
@@ -200,7 +200,7 @@ func (p *Processor) refuseType(dec Decision, typ directory.Type, note string) De
 		why = reason + "."
 	}
 	dec.ObjectType = typ
-	return p.fail(dec, ReasonTypeNotAllowed, fmt.Sprintf("Object %s is a %s%s: %s", dec.Request.ID, typ, note, why))
+	return p.fail(dec, ReasonTypeNotAllowed, fmt.Sprintf("Object %s is %s%s: %s", dec.Request.ID, withArticle(typ), note, why))
 }
 
 // directoryFailure turns a failed GET or DELETE into absent, a retry, or a failure.
@@ -390,6 +390,14 @@ func orUnknown(t directory.Type) string {
 		return "object"
 	}
 	return string(t)
+}
+
+// withArticle is "a user", "an application".
+func withArticle(t directory.Type) string {
+	if strings.ContainsRune("aeioAEIO", rune(string(t+"x")[0])) { // "a user": u sounds like "you"
+		return "an " + string(t)
+	}
+	return "a " + string(t)
 }
 
 func joinTypes(ts []directory.Type) string {

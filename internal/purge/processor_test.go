@@ -281,3 +281,15 @@ func TestParseReason(t *testing.T) {
 		t.Error("reasons are matched exactly, as DeadLetterReason carries them")
 	}
 }
+
+func TestArticles(t *testing.T) {
+	p := NewProcessor(&fakeDirectory{Object: directory.DeletedObject{Type: directory.Application}}, Policy{AllowedTypes: []directory.Type{directory.User}, Verify: true, MaxAttempts: 1},
+		&ProcessorOptions{Now: func() time.Time { return now }})
+	if d := decide(p, gid, Attempt{Number: 1, FirstRequested: now}).Description(); !strings.Contains(d, "is an application:") {
+		t.Errorf("%q", d)
+	}
+	p = NewProcessor(&fakeDirectory{Object: userItem()}, policy(), &ProcessorOptions{Now: func() time.Time { return now }})
+	if d := decide(p, `{"id":"`+gid+`","type":"application"}`, Attempt{Number: 1, FirstRequested: now}).Description(); !strings.Contains(d, "expects an application, but object "+gid+" in the recycle bin is a user;") {
+		t.Errorf("%q", d)
+	}
+}
