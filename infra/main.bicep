@@ -255,6 +255,10 @@ var maxConcurrentCalls = loadJsonContent('../host.json').extensions.serviceBus.m
 var graphWriteSlots = (graphWritesPerSecond * purgeMilliseconds) / 1000
 var maximumInstanceCount = max(1, graphWriteSlots / maxConcurrentCalls)
 
+// Each instance's share of the budget: the ceiling of the handler's own write limiter, which paces every
+// instance's writes however fast Graph answers (and slows down further when Graph warns or throttles).
+var purgeMaxWritesPerSecond = max(1, graphWritesPerSecond / maximumInstanceCount)
+
 // Microsoft Graph application permissions per object type (docs/graph.md §2.1): the DELETE permission plus the read
 // permission the GET-before-DELETE (PURGE_VERIFY) needs. Groups cannot be purged app-only: nothing to grant.
 var graphRolesByType = {
@@ -336,6 +340,7 @@ module core 'app/core.bicep' = {
     purgeAllowSynced: purgeAllowSynced
     purgeDryRun: purgeDryRun
     purgeLogLevel: purgeLogLevel
+    purgeMaxWritesPerSecond: purgeMaxWritesPerSecond
   }
 }
 

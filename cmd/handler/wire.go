@@ -17,6 +17,7 @@ import (
 	"github.com/entra-purge/entra-purge/internal/graph"
 	"github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/internal/purge"
+	"github.com/entra-purge/entra-purge/internal/throttle"
 )
 
 // The Graph client is the domain's directory.
@@ -41,6 +42,8 @@ func newApp(cfg *config.Config) (*app, error) {
 	gc, err := graph.NewClient(cfg.GraphEndpoint, cred, &graph.ClientOptions{
 		ClientOptions: azcore.ClientOptions{InsecureAllowCredentialWithHTTP: cfg.GraphInsecureHTTP},
 		Scope:         cfg.GraphScope,
+		// One controller for the process: what one call learns about Graph's limits holds back all others.
+		Throttle: throttle.New(&throttle.Options{WritesPerSecond: cfg.MaxWritesPerSecond}),
 	})
 	if err != nil {
 		return nil, err

@@ -109,6 +109,10 @@ param purgeMinDeletedAge string = '0'
 param purgeAllowSynced bool = false
 param purgeDryRun bool = false
 param purgeLogLevel string = 'info'
+@minValue(1)
+@maxValue(20)
+@description('PURGE_MAX_WRITES_PER_SECOND: each instance\'s share of the Graph write budget, computed in main.bicep.')
+param purgeMaxWritesPerSecond int = 8
 
 // ---------------------------------------------------------------------------------------------------------------
 // Variables
@@ -370,6 +374,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     PURGE_ALLOW_SYNCED: purgeAllowSynced ? 'true' : 'false'
     PURGE_DRY_RUN: purgeDryRun ? 'true' : 'false'
     PURGE_LOG_LEVEL: purgeLogLevel
+    PURGE_MAX_WRITES_PER_SECOND: string(purgeMaxWritesPerSecond)
   }
   // Start the host only once it may use its storage and queues.
   dependsOn: [

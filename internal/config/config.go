@@ -41,6 +41,7 @@ const (
 	EnvAllowSynced       = "PURGE_ALLOW_SYNCED"
 	EnvDryRun            = "PURGE_DRY_RUN"
 	EnvLogLevel          = "PURGE_LOG_LEVEL"
+	EnvMaxWritesPerSec   = "PURGE_MAX_WRITES_PER_SECOND"
 )
 
 // Cloud is a Microsoft cloud: its name as PURGE_CLOUD spells it and its Microsoft Graph root.
@@ -90,6 +91,10 @@ type Config struct {
 	ManagedIdentity bool
 	// IdentityEndpoint is that endpoint (IDENTITY_ENDPOINT, set by the platform), for reaching it.
 	IdentityEndpoint string
+
+	// MaxWritesPerSecond is this process's share of Graph's write budget: the ceiling of its adaptive
+	// write limiter. infra/ sets it to the budget divided by the maximum instance count.
+	MaxWritesPerSecond float64
 
 	MaxAttempts       int
 	NotFoundGrace     time.Duration
@@ -210,6 +215,7 @@ func Load(getenv func(string) string, opts *LoadOptions) (*Config, error) {
 		l.fail(EnvRetryMaxDelay, getenv(EnvRetryMaxDelay), fmt.Errorf("must be at least %s (%s)", EnvRetryBaseDelay, c.RetryBaseDelay))
 	}
 	c.InvocationTimeout = l.duration(EnvInvocationTimeout, 45*time.Second, 5*time.Second)
+	c.MaxWritesPerSecond = l.float(EnvMaxWritesPerSec, 20, 0.1, 1000)
 
 	c.Verify = l.bool(EnvVerify, true)
 	c.AllowedTypes = l.types(EnvAllowedTypes, "user,application,servicePrincipal")
@@ -286,26 +292,27 @@ func (c *Config) Fields() map[string]any {
 		types[i] = string(t)
 	}
 	return map[string]any{
-		"port":              c.Port,
-		"serviceBus":        sb,
-		"queue":             c.Queue,
-		"failedQueue":       c.FailedQueue,
-		"cloud":             c.Cloud.Name,
-		"graphEndpoint":     c.GraphEndpoint,
-		"graphScope":        c.GraphScope,
-		"identity":          identity,
-		"maxAttempts":       c.MaxAttempts,
-		"notFoundGrace":     c.NotFoundGrace.String(),
-		"retryBaseDelay":    c.RetryBaseDelay.String(),
-		"retryMaxDelay":     c.RetryMaxDelay.String(),
-		"invocationTimeout": c.InvocationTimeout.String(),
-		"verify":            c.Verify,
-		"allowedTypes":      strings.Join(types, ","),
-		"protectedIds":      len(c.ProtectedIDs),
-		"minDeletedAge":     c.MinDeletedAge.String(),
-		"allowSynced":       c.AllowSynced,
-		"dryRun":            c.DryRun,
-		"logLevel":          c.LogLevel.String(),
+		"port":               c.Port,
+		"serviceBus":         sb,
+		"queue":              c.Queue,
+		"failedQueue":        c.FailedQueue,
+		"cloud":              c.Cloud.Name,
+		"graphEndpoint":      c.GraphEndpoint,
+		"graphScope":         c.GraphScope,
+		"identity":           identity,
+		"maxAttempts":        c.MaxAttempts,
+		"notFoundGrace":      c.NotFoundGrace.String(),
+		"retryBaseDelay":     c.RetryBaseDelay.String(),
+		"retryMaxDelay":      c.RetryMaxDelay.String(),
+		"invocationTimeout":  c.InvocationTimeout.String(),
+		"maxWritesPerSecond": c.MaxWritesPerSecond,
+		"verify":             c.Verify,
+		"allowedTypes":       strings.Join(types, ","),
+		"protectedIds":       len(c.ProtectedIDs),
+		"minDeletedAge":      c.MinDeletedAge.String(),
+		"allowSynced":        c.AllowSynced,
+		"dryRun":             c.DryRun,
+		"logLevel":           c.LogLevel.String(),
 	}
 }
 
@@ -372,6 +379,19 @@ func (l *loader) int(name string, def, min, max int) int {
 		return def
 	}
 	return n
+}
+
+func (l *loader) float(name string, def, min, max float64) float64 {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < min || f > max {
+		l.fail(name, v, fmt.Errorf("want a number from %g to %g, such as 20 or 2.5", min, max))
+		return def
+	}
+	return f
 }
 
 func (l *loader) bool(name string, def bool) bool {

@@ -53,10 +53,14 @@ const (
 	HardDeleteProtected
 	// Rejected: any other refusal; retrying as is will not help.
 	Rejected
+	// Paced: the call was not made, because this process holds its Graph calls back (a pause after a
+	// throttled answer, or the write rate) until after the call's deadline. RetryAfter says when its
+	// turn comes. Not an attempt: the work is deferred.
+	Paced
 )
 
 var kindNames = map[ErrorKind]string{Unreachable: "unreachable", NoToken: "no token", NotFound: "not found", Throttled: "throttled",
-	Unavailable: "unavailable", Forbidden: "forbidden", HardDeleteProtected: "hard-delete protected", Rejected: "rejected"}
+	Unavailable: "unavailable", Forbidden: "forbidden", HardDeleteProtected: "hard-delete protected", Rejected: "rejected", Paced: "paced"}
 
 func (k ErrorKind) String() string {
 	if s, ok := kindNames[k]; ok {
@@ -67,7 +71,7 @@ func (k ErrorKind) String() string {
 
 // Temporary reports whether trying again later may succeed.
 func (k ErrorKind) Temporary() bool {
-	return k == Unreachable || k == NoToken || k == Throttled || k == Unavailable
+	return k == Unreachable || k == NoToken || k == Throttled || k == Unavailable || k == Paced
 }
 
 // Error is a directory call that did not succeed, in the terms a purge decision needs. Implementations

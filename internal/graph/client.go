@@ -26,6 +26,7 @@ import (
 
 	"github.com/entra-purge/entra-purge/internal/buildinfo"
 	"github.com/entra-purge/entra-purge/internal/directory"
+	"github.com/entra-purge/entra-purge/internal/throttle"
 )
 
 // In-process retry bounds. A purge runs inside a Service Bus message lock, so only short waits are spent
@@ -47,6 +48,10 @@ type ClientOptions struct {
 	// with RetryAfter set. Zero means the defaults above; a negative MaxInProcessRetries disables retries.
 	MaxInProcessRetries int
 	MaxInProcessWait    time.Duration
+
+	// Throttle paces the calls (a pause after a throttled answer, the write rate). Share one controller
+	// between every client of the process; nil means no pacing beyond azcore's own retries.
+	Throttle *throttle.Controller
 }
 
 // Client calls Microsoft Graph v1.0.
@@ -89,11 +94,17 @@ func NewClient(endpoint string, cred azcore.TokenCredential, opts *ClientOptions
 		co.Retry.MaxRetries = -1
 	}
 	co.Telemetry.ApplicationID = "entra-purge"
+	if co.Transport == nil {
+		co.Transport = NewTransport(http.DefaultTransport.(*http.Transport).Clone())
+	}
 	pl := runtime.NewPipeline("entra-purge", buildinfo.Version, runtime.PipelineOptions{
 		PerCall: []policy.Policy{headersPolicy{}},
-		PerRetry: []policy.Policy{runtime.NewBearerTokenPolicy(markedCredential{cred}, []string{scope}, &policy.BearerTokenOptions{
-			InsecureAllowCredentialWithHTTP: co.InsecureAllowCredentialWithHTTP,
-		})},
+		PerRetry: []policy.Policy{
+			pacePolicy{ctl: opts.Throttle, now: time.Now},
+			runtime.NewBearerTokenPolicy(markedCredential{cred}, []string{scope}, &policy.BearerTokenOptions{
+				InsecureAllowCredentialWithHTTP: co.InsecureAllowCredentialWithHTTP,
+			}),
+		},
 	}, &co)
 	return &Client{pl: pl, base: endpoint + "/v1.0"}, nil
 }
@@ -194,6 +205,7 @@ func (c *Client) do(ctx context.Context, method, item, query string, want int) (
 	url := c.base + "/directory/deletedItems/" + item + query
 	clientRequestID := uuid.NewString()
 	call := directory.Call{Method: method}
+	ctx, rec := withRecord(ctx)
 	var resp *http.Response
 	for try := 1; ; try++ {
 		req, err := runtime.NewRequest(ctx, method, url)
@@ -203,8 +215,7 @@ func (c *Client) do(ctx context.Context, method, item, query string, want int) (
 		req.Raw().Header.Set("client-request-id", clientRequestID)
 		resp, err = c.pl.Do(req)
 		if err != nil {
-			ce := &CallError{Method: method, ObjectID: item, Err: err}
-			return call, nil, &directory.Error{Kind: ce.kind(), Call: call, Err: ce}
+			return c.noAnswer(method, item, rec, err)
 		}
 		if resp.StatusCode == http.StatusUnauthorized && try == 1 {
 			runtime.Drain(resp)
@@ -225,6 +236,26 @@ func (c *Client) do(ctx context.Context, method, item, query string, want int) (
 		return call, nil, &directory.Error{Kind: ge.Kind(), Call: call, Message: ge.Message, RetryAfter: ge.RetryAfter, Err: ge}
 	}
 	return call, body, nil
+}
+
+// noAnswer is the error of a call whose last try got no answer (or was not made). What earlier tries got
+// survives: a call that was throttled and then ran out of time is reported as throttled, with the 429's
+// request-id and Retry-After, so its retry is never scheduled sooner than Graph asked.
+func (c *Client) noAnswer(method, item string, rec *callRecord, err error) (directory.Call, []byte, error) {
+	ce := &CallError{Method: method, ObjectID: item, Err: err}
+	last, retryAfter := rec.snapshot()
+	if last.Status == 0 {
+		last = directory.Call{Method: method}
+	}
+	de := &directory.Error{Kind: ce.kind(), Call: last, RetryAfter: retryAfter, Err: ce}
+	if w, ok := errors.AsType[*throttle.Wait](err); ok {
+		de.Kind = directory.Paced
+		de.RetryAfter = max(retryAfter, time.Until(w.Until))
+		de.Message = w.Error()
+	} else if last.Status != 0 {
+		de.Kind = (&Error{StatusCode: last.Status, Code: last.Code}).Kind()
+	}
+	return last, nil, de
 }
 
 // CallError is a call that got no HTTP answer from Graph: a network failure, a timeout, or no token from

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/entra-purge/entra-purge/internal/directory"
+	"github.com/entra-purge/entra-purge/internal/throttle"
 )
 
 const gid = "8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
@@ -291,5 +293,122 @@ func TestAnswersClassifiedForTheDomain(t *testing.T) {
 	_, err = client(t, "http://127.0.0.1:1", &staticCred{fail: errors.New("no identity")}).Purge(context.Background(), directory.MustParseObjectID(gid))
 	if directory.KindOf(err) != directory.NoToken {
 		t.Errorf("no token: %v", err)
+	}
+}
+
+// The issue-11 defect: a GET answered 429 with Retry-After 2, then a repeat that ran out of time. The
+// error still names the 429, its request-id and the Retry-After, so the retry copy is scheduled no sooner.
+func TestThrottledThenDeadlineKeepsTheRetryAfter(t *testing.T) {
+	for _, paced := range []bool{false, true} {
+		srv, reqs := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			if n == 1 {
+				w.Header().Set("Retry-After", "2")
+				graphError(w, 429, "TooManyRequests", "Please retry again later.")
+				return
+			}
+			<-r.Context().Done() // the repeat never answers
+		})
+		opts := &ClientOptions{ClientOptions: azcore.ClientOptions{InsecureAllowCredentialWithHTTP: true}, MaxInProcessWait: 4 * time.Second}
+		if paced {
+			opts.Throttle = throttle.New(&throttle.Options{WritesPerSecond: 20})
+		}
+		c, err := NewClient(srv.URL, &staticCred{}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, call, err := c.DeletedObject(ctx, directory.MustParseObjectID(gid))
+		cancel()
+		de, ok := errors.AsType[*directory.Error](err)
+		if !ok || de.RetryAfter < 2*time.Second || call.Status != 429 || call.RequestID != "rid-TooManyRequests" || call.Code != "TooManyRequests" {
+			t.Fatalf("paced=%v: call %+v err %v", paced, call, err)
+		}
+		want := directory.Throttled
+		if paced {
+			// The controller paused reads for 2 s, past the deadline: the repeat was never sent.
+			want = directory.Paced
+		}
+		if de.Kind != want || de.Call != call {
+			t.Errorf("paced=%v: kind %s call %+v, want %s", paced, de.Kind, de.Call, want)
+		}
+		if paced && len(*reqs) != 1 {
+			t.Errorf("the repeat was sent during the pause: %d requests", len(*reqs))
+		}
+	}
+}
+
+// With the controller, an in-process retry after a fractional Retry-After waits all of it (azcore alone
+// reads only whole seconds and would retry after its own shorter delay), and one call's 429 holds back
+// the other writes of the process too.
+func TestPacedRetriesHonourFractionalRetryAfter(t *testing.T) {
+	var mu sync.Mutex
+	throttled := false
+	srv, reqs := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !throttled
+		throttled = true
+		mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", "1.5")
+			graphError(w, 429, "TooManyRequests", "Please retry again later.")
+			return
+		}
+		w.WriteHeader(204)
+	})
+	ctl := throttle.New(&throttle.Options{WritesPerSecond: 50})
+	c, err := NewClient(srv.URL, &staticCred{}, &ClientOptions{ClientOptions: azcore.ClientOptions{InsecureAllowCredentialWithHTTP: true}, Throttle: ctl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Purge(context.Background(), directory.MustParseObjectID(gid)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Purge(context.Background(), directory.MustParseObjectID(strings.Replace(gid, "8f", "9f", 1))); err != nil {
+		t.Fatal(err)
+	}
+	r := *reqs
+	if len(r) != 3 {
+		t.Fatalf("%d requests", len(r))
+	}
+	for _, later := range r[1:] {
+		if gap := later.at.Sub(r[0].at); gap < 1500*time.Millisecond {
+			t.Errorf("a write %s after the 429, sooner than its Retry-After of 1.5 s", gap)
+		}
+	}
+}
+
+// A cold burst of concurrent first calls opens one TLS connection to Graph, not one per call.
+func TestColdBurstOpensOneConnection(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	srv.EnableHTTP2 = true
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	base := srv.Client().Transport.(*http.Transport).Clone()
+	c, err := NewClient(srv.URL, &staticCred{}, &ClientOptions{ClientOptions: azcore.ClientOptions{Transport: NewTransport(base)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Purge(context.Background(), directory.MustParseObjectID(gid)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if conns > 2 {
+		t.Errorf("%d connections for 100 concurrent first calls", conns)
 	}
 }

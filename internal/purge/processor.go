@@ -228,6 +228,14 @@ func (p *Processor) directoryFailure(dec Decision, err error, method string) Dec
 		dec.Why = fmt.Sprintf("Object %s is not in the recycle bin (404 for longer than PURGE_NOT_FOUND_GRACE): it was already purged, "+
 			"never deleted, or deleted more than 30 days ago. Nothing to do.", id)
 		return dec
+	case kind == directory.Paced:
+		// The call was not made: this process holds its Graph calls back past the deadline. Not an attempt;
+		// the turns of many deferred requests are spread over half the wait again, so they do not all come
+		// back at once.
+		wait := de.RetryAfter
+		dec.LastError = short(err)
+		return p.defer_(dec, now.Add(wait+time.Duration(float64(wait)/2*p.jitter())),
+			fmt.Sprintf("%s, past this invocation's deadline; the purge waits for its turn", de.Message))
 	case kind.Temporary():
 		return p.transient(dec, err, de)
 	case kind == directory.Forbidden:

@@ -831,9 +831,16 @@ function checkScale(ctx) {
       );
     }
     ctx.scale = { wps, ms, mcc, maxInstances, ceiling };
+    // The handler's own write limiter: each instance's ceiling times the instances stays within the budget.
+    const perInstance = settingValue(ctx, 'PURGE_MAX_WRITES_PER_SECOND');
+    const rate = Number(perInstance);
+    if (perInstance === undefined) problems.push('app setting PURGE_MAX_WRITES_PER_SECOND is not set: each instance would pace its writes at the handler default of 20/s');
+    else if (!Number.isFinite(rate) || rate <= 0) problems.push(`PURGE_MAX_WRITES_PER_SECOND is ${show(perInstance)}: cannot compare it with graphWritesPerSecond`);
+    else if (rate * maxInstances > wps) problems.push(`PURGE_MAX_WRITES_PER_SECOND ${rate} x ${maxInstances} instance(s) = ${rate * maxInstances} writes/s, over graphWritesPerSecond ${wps}: derive it as graphWritesPerSecond / maximumInstanceCount`);
+    else ctx.scale.limiter = rate;
   }
   const s = ctx.scale;
-  return { name: 'scale respects Graph (host.json vs graphWritesPerSecond)', problems, summary: s ? `${s.maxInstances} instance(s) x ${s.mcc} concurrent calls at ${s.ms} ms = ${s.ceiling} writes/s <= graphWritesPerSecond ${s.wps} <= ${GRAPH_WRITES_PER_SECOND_LIMIT}` : '' };
+  return { name: 'scale respects Graph (host.json vs graphWritesPerSecond)', problems, summary: s ? `${s.maxInstances} instance(s) x ${s.mcc} concurrent calls at ${s.ms} ms = ${s.ceiling} writes/s, and ${s.maxInstances} x PURGE_MAX_WRITES_PER_SECOND ${s.limiter}, <= graphWritesPerSecond ${s.wps} <= ${GRAPH_WRITES_PER_SECOND_LIMIT}` : '' };
 }
 
 function checkAzd(ctx) {

@@ -39,6 +39,7 @@ const (
 	EnvAllowSynced       = "PURGE_ALLOW_SYNCED"
 	EnvDryRun            = "PURGE_DRY_RUN"
 	EnvLogLevel          = "PURGE_LOG_LEVEL"
+	EnvMaxWritesPerSec   = "PURGE_MAX_WRITES_PER_SECOND"
 )
 `;
 
@@ -380,4 +381,11 @@ test('packaging: the one build is infra/scripts/build.sh, linux/amd64 static, ru
   edit(other, 'infra/scripts/package.sh', 'build.sh" "$stage/handler"', 'build.sh" "$stage/purger"');
   bad = failures(other).flatMap((r) => r.problems);
   assert.ok(bad.some((p) => /package\.sh builds '\$stage\/purger' with infra\/scripts\/build\.sh, but host\.json runs 'handler'/.test(p)), bad.join('\n'));
+});
+
+test('scale: the handler\'s write limiter times the instances stays within graphWritesPerSecond', () => {
+  const dir = copyProject();
+  edit(dir, 'infra/main.bicep', 'var purgeMaxWritesPerSecond = max(1, graphWritesPerSecond / maximumInstanceCount)', 'var purgeMaxWritesPerSecond = graphWritesPerSecond * 2');
+  const bad = failures(dir).flatMap((r) => r.problems);
+  assert.ok(bad.some((p) => /PURGE_MAX_WRITES_PER_SECOND 16 x 1 instance\(s\) = 16 writes\/s, over graphWritesPerSecond 8/.test(p)), bad.join('\n'));
 });
