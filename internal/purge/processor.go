@@ -402,7 +402,7 @@ func orUnknown(t directory.Type) string {
 
 // withArticle is "a user", "an application".
 func withArticle(t directory.Type) string {
-	if strings.ContainsRune("aeioAEIO", rune(string(t+"x")[0])) { // "a user": u sounds like "you"
+	if strings.ContainsRune("aeioAEIO", rune(string(t + "x")[0])) { // "a user": u sounds like "you"
 		return "an " + string(t)
 	}
 	return "a " + string(t)
