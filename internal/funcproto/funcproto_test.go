@@ -228,3 +228,61 @@ func BenchmarkDecodeInvocation(b *testing.B) {
 		}
 	}
 }
+
+// In string mode the host copies a JSON body's fields into Metadata: a request's own "correlationId"
+// must not be taken for the message's CorrelationId (encoding/json would match it case-insensitively).
+func TestStringModeBodyFieldsDoNotShadowMetadata(t *testing.T) {
+	env := `{"Data":{"message":"\"{\\\"id\\\":\\\"x\\\",\\\"correlationId\\\":\\\"FROM-BODY\\\",\\\"messageid\\\":\\\"m-body\\\"}\""},` +
+		`"Metadata":{"CorrelationId":"\"FROM-SERVICE-BUS\"","MessageId":"\"m-1\"","DeliveryCount":"1",` +
+		`"correlationId":"\"FROM-BODY\"","messageid":"\"m-body\""}}`
+	inv, err := DecodeInvocation(strings.NewReader(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := inv.ServiceBusMessage("message")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.CorrelationID != "FROM-SERVICE-BUS" || m.MessageID != "m-1" || !strings.Contains(string(m.Body), "FROM-BODY") {
+		t.Errorf("correlation %q message id %q body %s", m.CorrelationID, m.MessageID, m.Body)
+	}
+}
+
+// The answer is byte for byte what encoding/json makes of it, whatever the log line holds.
+func FuzzMarshalResponse(f *testing.F) {
+	for _, s := range []string{`{"outcome":"purged"}`, "<script>&amp;", "tab\there\nline", "\u2028\u2029", "é ü 日本", "\x00\x7f\xff", ""} {
+		f.Add(s, s+"2")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, r := range []Response{{Logs: []string{a}}, {Logs: []string{a, b}}, {Logs: []string{}, Outputs: map[string]any{}}} {
+			want, _ := json.Marshal(Response{Outputs: map[string]any{}, Logs: r.Logs})
+			got, err := marshalResponse(Response{Outputs: map[string]any{}, Logs: r.Logs})
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("got  %s\nwant %s", got, want)
+			}
+		}
+	})
+}
+
+// The fast read of a double-encoded metadata string gives what the JSON decoder gives, or steps aside.
+func FuzzMetadataString(f *testing.F) {
+	for _, s := range []string{`"\"abc\""`, `"abc"`, `"\"\""`, `"\""`, `"\"ab"`, `"\"a\\\\b\""`, `"\"é\""`, `5`, `null`, `"\"\\u0041\""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fast, ok := plainDoubleEncoded(raw)
+		if !ok {
+			return
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			t.Fatalf("fast path accepted %q, which is not a JSON string", raw)
+		}
+		if inner := ""; strings.HasPrefix(s, `"`) && json.Unmarshal([]byte(s), &inner) == nil {
+			s = inner
+		}
+		if fast != s {
+			t.Fatalf("%q: fast %q, decoder %q", raw, fast, s)
+		}
+	})
+}

@@ -166,13 +166,19 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		funcproto.WriteResponse(w, http.StatusInternalServerError, funcproto.Response{})
 		return
 	}
-	funcproto.WriteResponse(w, http.StatusOK, funcproto.Response{Logs: []string{line}})
+	var lines []string
+	if line != "" { // empty when PURGE_LOG_LEVEL is above the line's level
+		lines = []string{line}
+	}
+	funcproto.WriteResponse(w, http.StatusOK, funcproto.Response{Logs: lines})
 }
 
 // logLine writes the invocation's one JSON line to the log and returns it for the answer's Logs.
 func (s *Server) logLine(dec purge.Decision, m *message.Delivery, invocationID string, settlement message.Settlement, sendErr error, took time.Duration) string {
-	var buf bytes.Buffer
-	lg := zerolog.New(&buf).Level(s.level).With().Time(zerolog.TimestampFieldName, s.clock()).Logger()
+	buf := linePool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer linePool.Put(buf)
+	lg := zerolog.New(buf).Level(s.level)
 	level := zerolog.InfoLevel
 	switch {
 	case sendErr != nil:
@@ -183,6 +189,7 @@ func (s *Server) logLine(dec purge.Decision, m *message.Delivery, invocationID s
 		level = zerolog.WarnLevel
 	}
 	ev := lg.WithLevel(level).
+		Time(zerolog.TimestampFieldName, s.clock()).
 		Str("outcome", string(dec.Outcome)).
 		Str("objectId", dec.Request.ID.String()).
 		Str("objectType", string(dec.ObjectType)).
@@ -216,14 +223,17 @@ func (s *Server) logLine(dec purge.Decision, m *message.Delivery, invocationID s
 		ev = ev.Str("error", "message not secured: "+sendErr.Error())
 	}
 	ev.Msg("purge " + string(dec.Outcome))
-	line := strings.TrimRight(buf.String(), "\n")
-	if line != "" {
-		s.logMu.Lock()
-		_, _ = fmt.Fprintln(s.log, line)
-		s.logMu.Unlock()
+	if buf.Len() == 0 {
+		return ""
 	}
-	return line
+	s.logMu.Lock()
+	_, _ = s.log.Write(buf.Bytes())
+	s.logMu.Unlock()
+	return strings.TrimRight(buf.String(), "\n")
 }
+
+// linePool recycles the buffers log lines are built in: one per invocation adds up under load.
+var linePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (s *Server) stderr(format string, args ...any) {
 	s.logMu.Lock()
