@@ -1,8 +1,9 @@
-package main
+package funchost
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -15,13 +16,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/entra-purge/entra-purge/standin/internal/cli"
 )
 
-// binaries builds funchost and the funchost package's fake handler once.
+// binaries builds the stand-in command (go run ./standin) and the package's fake handler once.
 var (
-	buildOnce               sync.Once
-	buildErr                error
-	funchostBin, handlerBin string
+	buildOnce              sync.Once
+	buildErr               error
+	standinBin, handlerBin string
 )
 
 func build(t *testing.T) {
@@ -32,8 +35,8 @@ func build(t *testing.T) {
 			buildErr = err
 			return
 		}
-		funchostBin, handlerBin = filepath.Join(dir, "funchost"), filepath.Join(dir, "handler")
-		for out, pkg := range map[string]string{funchostBin: ".", handlerBin: "../../internal/standin/funchost/testdata/fakehandler"} {
+		standinBin, handlerBin = filepath.Join(dir, "standin"), filepath.Join(dir, "handler")
+		for out, pkg := range map[string]string{standinBin: "..", handlerBin: "./testdata/fakehandler"} {
 			if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 				return
@@ -56,7 +59,7 @@ func closedPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startFunchost runs the command on a minimal app and returns it with the
+// startFunchost runs `standin host` on a minimal app and returns it with the
 // handler's pid, read from the host log.
 func startFunchost(t *testing.T) (*exec.Cmd, int, *bytes.Buffer) {
 	t.Helper()
@@ -79,7 +82,7 @@ func startFunchost(t *testing.T) (*exec.Cmd, int, *bytes.Buffer) {
 		}
 	}
 	cs := fmt.Sprintf("Endpoint=sb://127.0.0.1:%d;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true", closedPort(t))
-	cmd := exec.Command(funchostBin, "--app-root", root, "--set", "ServiceBusConnection="+cs, "--drain-timeout", "1s")
+	cmd := exec.Command(standinBin, "host", "--app-root", root, "--set", "ServiceBusConnection="+cs, "--drain-timeout", "1s")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +157,9 @@ func TestKilledHostTakesTheHandlerWithIt(t *testing.T) {
 	_ = cmd.Wait()
 	waitGone(t, pid, "after SIGKILL of the host")
 }
+
+// run is `standin host ARGS` in process, as its exit status.
+func run(args []string) int { return cli.Status(Command(context.Background(), args)) }
 
 func TestUsage(t *testing.T) {
 	if code := run([]string{"--bogus"}); code != 2 {

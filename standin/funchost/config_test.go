@@ -22,7 +22,7 @@ func writeFile(t *testing.T, path, text string) {
 const minimalHost = `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"handler"}}}`
 
 func TestLoadTheRepositoryApp(t *testing.T) {
-	root, _ := filepath.Abs("../../..")
+	root, _ := filepath.Abs("../..")
 	app, err := loadApp(root, nil, nil)
 	if err != nil {
 		t.Fatalf("the stand-in cannot load the app it exists for: %v", err)

@@ -1,6 +1,6 @@
 package funchost
 
-// These tests run the host against the Service Bus emulator (internal/standin/sbemu)
+// These tests run the host against the Service Bus emulator (standin/sbemu)
 // with the real azservicebus client: what the host does to a message must be what
 // the broker sees.
 
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
-	"github.com/entra-purge/entra-purge/internal/standin/sbemu"
+	"github.com/entra-purge/entra-purge/standin/sbemu"
 	"github.com/google/uuid"
 )
 

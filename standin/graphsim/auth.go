@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/entra-purge/entra-purge/internal/standin/identity"
+	"github.com/entra-purge/entra-purge/standin/identity"
 )
 
 // GraphAppID is Microsoft Graph's application id; Graph accepts it as a token audience too.

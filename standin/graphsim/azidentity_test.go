@@ -12,7 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/uuid"
 
-	"github.com/entra-purge/entra-purge/internal/standin/identity"
+	"github.com/entra-purge/entra-purge/standin/identity"
 )
 
 // TestWithRealManagedIdentityCredential drives the simulator with a token obtained by the real

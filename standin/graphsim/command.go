@@ -1,39 +1,32 @@
-// Command graphsim serves the Microsoft Graph deletedItems simulator (package graphsim) over
-// HTTP, for trying the purge handler by hand without a tenant:
-//
-//	graphsim -seed objects.json -print-token -roles User.DeleteRestore.All
-//	curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:7081/v1.0/directory/deletedItems/<id>
-//
-// The seed file is a JSON array of graphsim.SeedObject. Tokens come from identitysim (or
-// -print-token); the signing key is shared through STANDIN_SIGNING_KEY, with the same built-in
-// development key on both sides when it is unset. Every request is logged to stdout as a JSON line.
-package main
+package graphsim
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"time"
 
-	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
-	"github.com/entra-purge/entra-purge/internal/standin/identity"
-	"github.com/entra-purge/entra-purge/internal/standin/simcmd"
+	"github.com/entra-purge/entra-purge/standin/identity"
+	"github.com/entra-purge/entra-purge/standin/internal/cli"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "graphsim:", err)
-		os.Exit(1)
-	}
-}
-
-func run(args []string) error {
-	fs := flag.NewFlagSet("graphsim", flag.ContinueOnError)
+// Command is `go run ./standin graph`: the simulator served over HTTP until ctx ends, for trying the
+// purge handler by hand without a tenant:
+//
+//	go run ./standin graph -seed standin/seed.json -print-token -roles User.DeleteRestore.All
+//	curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:7081/v1.0/directory/deletedItems/<id>
+//
+// The seed file is a JSON array of SeedObject. Tokens come from the identity stand-in (or
+// -print-token); the signing key is shared through STANDIN_SIGNING_KEY, with the same built-in
+// development key on both sides when it is unset. Every request is logged to stdout as a JSON line.
+func Command(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("standin graph", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:7081", "listen address")
-	seed := fs.String("seed", "", "JSON file of objects to load (array of graphsim.SeedObject)")
-	key := fs.String("signing-key", os.Getenv("STANDIN_SIGNING_KEY"), "HS256 key shared with identitysim (env STANDIN_SIGNING_KEY; empty = built-in development key)")
-	audience := fs.String("audience", graphsim.DefaultAudience, "token audience accepted besides Graph's app id and the simulator's own URL")
+	seed := fs.String("seed", "", "JSON file of objects to load (array of graphsim.SeedObject; example: standin/seed.json)")
+	key := fs.String("signing-key", os.Getenv("STANDIN_SIGNING_KEY"), "HS256 key shared with the identity stand-in (env STANDIN_SIGNING_KEY; empty = built-in development key)")
+	audience := fs.String("audience", DefaultAudience, "token audience accepted besides Graph's app id and the simulator's own URL")
 	baseURL := fs.String("base-url", "", "base URL for @odata.context and next links (default: as addressed by the client)")
 	ru := fs.Int("ru-limit", 0, "resource units per 10 s per app+tenant (0 = Graph's 3500, <0 = unlimited)")
 	writes := fs.Int("write-limit", 0, "writes per 150 s per app+tenant (0 = Graph's 3000, <0 = unlimited)")
@@ -45,13 +38,13 @@ func run(args []string) error {
 	auStatus := fs.Int("au-status", 0, "status for purging an administrative unit: 400 (default) or 403")
 	roles := fs.String("roles", "User.DeleteRestore.All,Application.ReadWrite.All", "app roles of the token printed by -print-token")
 	printToken := fs.Bool("print-token", false, "print a bearer token (roles from -roles) for use with curl")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 
-	sim := graphsim.New(graphsim.Options{
+	sim := New(Options{
 		Audience: *audience, SigningKey: []byte(*key), BaseURL: *baseURL, Log: os.Stdout,
-		Throttle: graphsim.ThrottleLimits{
+		Throttle: ThrottleLimits{
 			ResourceUnits: *ru, Writes: *writes, TenantWrites: *tenantWrites,
 			FractionalRetryAfter: *fractional, Disabled: *noThrottle,
 		},
@@ -63,13 +56,13 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		objs, err := graphsim.ParseSeed(f, time.Now())
+		objs, err := ParseSeed(f, time.Now())
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", *seed, err)
 		}
 		sim.Add(objs...)
-		fmt.Fprintf(os.Stderr, "graphsim: loaded %d objects from %s\n", len(objs), *seed)
+		fmt.Fprintf(os.Stderr, "graph: loaded %d objects from %s\n", len(objs), *seed)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -77,13 +70,13 @@ func run(args []string) error {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(os.Stderr, "graphsim: listening on %s (set PURGE_GRAPH_ENDPOINT=%s)\n", ln.Addr(), base)
+	fmt.Fprintf(os.Stderr, "graph: listening on %s (set PURGE_GRAPH_ENDPOINT=%s)\n", ln.Addr(), base)
 	if *printToken {
-		tok, _, err := identity.New(identity.Options{Roles: simcmd.SplitList(*roles), SigningKey: []byte(*key)}).Issue(base)
+		tok, _, err := identity.New(identity.Options{Roles: cli.SplitList(*roles), SigningKey: []byte(*key)}).Issue(base)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "  export TOKEN=%s\n", tok)
 	}
-	return simcmd.Serve(ln, sim)
+	return cli.Serve(ctx, ln, sim)
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entra-purge/entra-purge/internal/standin/identity"
+	"github.com/entra-purge/entra-purge/standin/identity"
 )
 
 // t0 is the simulated "now" at the start of each test.

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// SeedObject is the JSON form of an Object in a seed file (cmd/graphsim -seed), a JSON array of
+// SeedObject is the JSON form of an Object in a seed file (`go run ./standin graph -seed`), a JSON array of
 // these. Times and durations are strings so the file can be written by hand:
 //
 //	[{"id":"8f3c0c55-1f0e-4a43-9d0e-3c2b1a0f9e01","type":"user","displayName":"Leaver",

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/entra-purge/entra-purge/internal/standin/identity"
+	"github.com/entra-purge/entra-purge/standin/identity"
 )
 
 // DefaultAudience is the token audience the simulator accepts by default (the Graph resource).

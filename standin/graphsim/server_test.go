@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/entra-purge/entra-purge/internal/standin/identity"
-	"github.com/entra-purge/entra-purge/internal/syncio"
+	"github.com/entra-purge/entra-purge/standin/identity"
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
 const (

@@ -20,7 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/uuid"
 
-	"github.com/entra-purge/entra-purge/internal/syncio"
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
 // start serves s at /msi/token and points azidentity's App Service source at it.

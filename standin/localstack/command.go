@@ -1,40 +1,37 @@
-// Command devstack is `make run`: the whole entra-purge pipeline on this machine, no Azure account needed.
-// It starts the Service Bus emulator, the Graph simulator and the managed-identity endpoint, runs ./handler
-// under the Functions host stand-in, enqueues one request per scenario and prints where each one ended.
-// Ctrl-C stops everything; no process is left behind.
-package main
+package localstack
 
 import (
 	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/entra-purge/entra-purge/internal/standin/demo"
+	"github.com/entra-purge/entra-purge/standin/internal/cli"
 )
 
-func main() {
-	logDir := flag.String("logs", "", "directory for the full logs (default: a new temporary directory)")
-	timeout := flag.Duration("timeout", 90*time.Second, "give up after this long")
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	report, err := demo.Run(ctx, demo.Options{Progress: os.Stdout, LogDir: *logDir, Timeout: *timeout})
+// Command is `go run ./standin localstack`, which `make run` runs: the whole entra-purge pipeline on this
+// machine, no Azure account needed. It starts the Service Bus emulator, the Graph simulator and the
+// managed-identity endpoint, runs ./handler under the Functions host stand-in, enqueues one request per
+// scenario and prints where each one ended. When ctx ends (Ctrl-C) everything is stopped and it returns
+// an error wrapping cli.ErrInterrupted; no process is left behind.
+func Command(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("standin localstack", flag.ContinueOnError)
+	logDir := fs.String("logs", "", "directory for the full logs (default: a new temporary directory)")
+	timeout := fs.Duration("timeout", 90*time.Second, "give up after this long")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	report, err := RunDemo(ctx, DemoOptions{Progress: os.Stdout, LogDir: *logDir, Timeout: *timeout})
 	if err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintln(os.Stderr, "devstack: interrupted; the emulator, simulators, host and handler have been stopped")
-			os.Exit(130)
+			return fmt.Errorf("%w; the emulator, simulators, host and handler have been stopped", cli.ErrInterrupted)
 		}
-		fmt.Fprintln(os.Stderr, "devstack:", err)
-		os.Exit(1)
+		return err
 	}
 	report.PrintTable(os.Stdout)
 	if !report.OK() {
-		fmt.Fprintln(os.Stderr, "devstack: some requests did not end as expected (✗ above)")
-		os.Exit(1)
+		return fmt.Errorf("some requests did not end as expected (✗ above)")
 	}
+	return nil
 }

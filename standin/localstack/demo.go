@@ -1,10 +1,11 @@
-// Package demo is `make run`: the whole entra-purge pipeline on one machine. It starts the local stack (the
+package localstack
+
+// The demo is `make run`: the whole entra-purge pipeline on one machine. It starts the local stack (the
 // Service Bus emulator, the Graph simulator, the managed-identity endpoint), runs the real ./handler under
 // the Functions host stand-in exactly as Azure would, seeds the recycle bin, enqueues one message per
 // scenario, and follows each message — through its retries — to where it ends.
 //
 // The demo is also a test (demo_test.go): the table a newcomer sees is the table CI checks.
-package demo
 
 import (
 	"context"
@@ -23,10 +24,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/entra-purge/entra-purge/internal/bus"
-	"github.com/entra-purge/entra-purge/internal/standin/funchost"
-	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
-	"github.com/entra-purge/entra-purge/internal/standin/localstack"
-	"github.com/entra-purge/entra-purge/internal/syncio"
+	"github.com/entra-purge/entra-purge/standin/funchost"
+	"github.com/entra-purge/entra-purge/standin/graphsim"
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
 // Scenario is one demo message and what it must come to.
@@ -58,7 +58,7 @@ type Result struct {
 // OK reports whether the scenario ended as it should.
 func (r Result) OK() bool { return r.Outcome == r.Want && r.Reason == r.WantReason }
 
-// Report is the demo's result.
+// Report is RunDemo's result.
 type Report struct {
 	Results []Result
 	Elapsed time.Duration
@@ -68,8 +68,8 @@ type Report struct {
 	Host funchost.Stats
 }
 
-// Options configure Run.
-type Options struct {
+// DemoOptions configure RunDemo.
+type DemoOptions struct {
 	// AppRoot is the function app root; default: the module root.
 	AppRoot string
 	// Progress receives one line per invocation and per step; nil discards it.
@@ -89,8 +89,8 @@ var demoOverrides = map[string]string{
 	"PURGE_MAX_ATTEMPTS":     "3",
 }
 
-// Run runs the demo and returns its report. It stops everything it started before returning.
-func Run(ctx context.Context, opts Options) (*Report, error) {
+// RunDemo runs the demo and returns its report. It stops everything it started before returning.
+func RunDemo(ctx context.Context, opts DemoOptions) (*Report, error) {
 	start := time.Now()
 	if opts.Timeout == 0 {
 		opts.Timeout = 90 * time.Second
@@ -100,12 +100,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	root := opts.AppRoot
 	if root == "" {
 		var err error
-		if root, err = localstack.ModuleRoot(); err != nil {
+		if root, err = ModuleRoot(); err != nil {
 			return nil, err
 		}
 	}
 	if _, err := os.Stat(filepath.Join(root, "handler")); err != nil {
-		return nil, errors.New("demo: ./handler is missing; build it first (make build)")
+		return nil, errors.New("localstack: ./handler is missing; build it first (make build)")
 	}
 	var progress io.Writer = io.Discard
 	if opts.Progress != nil {
@@ -132,7 +132,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		overrides[k] = v
 	}
 	say(progress, start, "starting the Service Bus emulator, Graph simulator and managed-identity endpoint")
-	stack, err := localstack.Start(ctx, localstack.Options{AppRoot: root, Overrides: overrides,
+	stack, err := Start(ctx, Options{AppRoot: root, Overrides: overrides,
 		GraphLog: logs.graph, IdentityLog: logs.identity, BusLog: logs.bus})
 	if err != nil {
 		return nil, err
@@ -161,7 +161,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}()
 	if err := host.WaitReady(ctx); err != nil {
-		return nil, fmt.Errorf("demo: the handler did not become ready: %w", err)
+		return nil, fmt.Errorf("localstack: the handler did not become ready: %w", err)
 	}
 	say(progress, start, "Functions host stand-in running ./handler (pid %d) on %s", host.HandlerPID(), stack.Settings["PURGE_QUEUE_NAME"])
 
@@ -180,7 +180,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		ids[i] = fmt.Sprintf("demo-%d-%s", i+1, slug(sc.Name))
 		ct := "application/json"
 		if err := sender.SendMessage(ctx, &azservicebus.Message{Body: []byte(sc.Body), MessageID: &ids[i], ContentType: &ct}, nil); err != nil {
-			return nil, fmt.Errorf("demo: enqueueing %s: %w", sc.Name, err)
+			return nil, fmt.Errorf("localstack: enqueueing %s: %w", sc.Name, err)
 		}
 	}
 	_ = sender.Close(ctx)
@@ -422,7 +422,7 @@ func (t *tracker) waitTerminal(ctx context.Context, ids []string) error {
 		case <-t.changed:
 		case <-ctx.Done():
 			sort.Strings(pending)
-			return fmt.Errorf("demo: still waiting for %s: %w", strings.Join(pending, ", "), ctx.Err())
+			return fmt.Errorf("localstack: still waiting for %s: %w", strings.Join(pending, ", "), ctx.Err())
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package demo
+package localstack
 
 import (
 	"bytes"
@@ -7,14 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/entra-purge/entra-purge/internal/standin/localstack"
 )
 
 // TestDemo runs `make run`'s demo with the real handler and checks the table the README promises: every
 // scenario ends where it should, and the host never restarted the handler or saw a hung answer.
 func TestDemo(t *testing.T) {
-	root, err := localstack.ModuleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,10 +26,10 @@ func TestDemo(t *testing.T) {
 	for _, f := range []string{"host.json", "local.settings.sample.json", "purge/function.json"} {
 		copyFile(t, filepath.Join(root, f), filepath.Join(app, f))
 	}
-	linkDir(t, filepath.Join(root, "tools"), filepath.Join(app, "tools"))
+	linkDir(t, filepath.Join(root, "standin"), filepath.Join(app, "standin"))
 
 	var progress bytes.Buffer
-	report, err := Run(context.Background(), Options{AppRoot: app, Progress: &progress, LogDir: t.TempDir()})
+	report, err := RunDemo(context.Background(), DemoOptions{AppRoot: app, Progress: &progress, LogDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}

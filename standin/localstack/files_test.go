@@ -1,4 +1,4 @@
-package demo
+package localstack
 
 import (
 	"os"

@@ -1,7 +1,9 @@
-// Package localstack starts every stand-in entra-purge talks to — the Service Bus emulator, the Graph
-// simulator and the managed-identity endpoint — on free loopback ports, and produces the app settings that
-// point the real handler at them. `make run` and the end-to-end tests share it, so the demo a newcomer
-// sees is the stack the tests prove.
+// Package localstack is the local stack: every stand-in entra-purge talks to — the Service Bus emulator,
+// the Graph simulator and the managed-identity endpoint — started on free loopback ports (Start), with the
+// app settings that point the real handler at them; and the demo that `make run` (`go run ./standin
+// localstack`) shows on top of it (RunDemo): the real ./handler under the Functions host stand-in, one
+// request per scenario, each followed to where it ends. The end-to-end tests start the same stack, so the
+// demo a newcomer sees is the stack the tests prove.
 //
 // Settings come from local.settings.sample.json, the same file that documents an Azure deployment; only the
 // addresses (emulator endpoint, Graph endpoint, identity endpoint) are rewritten to the ports chosen here.
@@ -20,9 +22,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
-	"github.com/entra-purge/entra-purge/internal/standin/identity"
-	"github.com/entra-purge/entra-purge/internal/standin/sbemu"
+	"github.com/entra-purge/entra-purge/standin/graphsim"
+	"github.com/entra-purge/entra-purge/standin/identity"
+	"github.com/entra-purge/entra-purge/standin/sbemu"
 )
 
 // Options configures Start. The zero value starts the stack with the sample settings' queues and an
@@ -109,12 +111,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	queues := opts.Queues
 	if queues == nil {
-		queues = []sbemu.Queue{
-			{Name: orDefault(settings["PURGE_QUEUE_NAME"], "purge-requests"), MaxDeliveryCount: 10, DuplicateDetection: true},
-			{Name: orDefault(settings["PURGE_FAILED_QUEUE_NAME"], "purge-failed"), MaxDeliveryCount: 100, DuplicateDetection: true},
-		}
+		queues = sbemu.PurgeQueues(orDefault(settings["PURGE_QUEUE_NAME"], "purge-requests"), orDefault(settings["PURGE_FAILED_QUEUE_NAME"], "purge-failed"))
 	}
-	s.Bus, err = sbemu.Start(ctx, sbemu.Options{Queues: queues, Dir: filepath.Join(root, "tools", "sbemu"), Log: opts.BusLog})
+	s.Bus, err = sbemu.Start(ctx, sbemu.Options{Queues: queues, Dir: filepath.Join(root, filepath.FromSlash(sbemu.ModuleDir)), Log: opts.BusLog})
 	if err != nil {
 		return nil, err
 	}

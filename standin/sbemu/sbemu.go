@@ -1,5 +1,5 @@
-// Package sbemu starts the local Service Bus emulator (tools/sbemu, Node.js + rhea) for Go tests
-// and for the local demo.
+// Package sbemu starts the local Service Bus emulator (the Node.js + rhea program in
+// standin/sbemu/emulator) for Go tests, the local stack and `go run ./standin servicebus`.
 //
 // The emulator speaks plain AMQP 1.0 on 127.0.0.1, and the real azservicebus client talks to it
 // through an emulator connection string:
@@ -61,8 +61,8 @@ type Queue struct {
 // Options configures Start. The zero value is usable but has no queues.
 type Options struct {
 	Queues []Queue
-	// Dir is the emulator's directory (tools/sbemu). Empty: found by walking up from the working
-	// directory to the directory holding go.mod.
+	// Dir is the emulator's directory (standin/sbemu/emulator). Empty: found by walking up from the
+	// working directory to the directory holding go.mod.
 	Dir string
 	// KeyName and Key form the shared access key the emulator checks put-tokens against.
 	// Empty: DefaultKeyName and DefaultKey.
@@ -105,7 +105,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, fmt.Errorf("sbemu: Node.js (20 or later) is needed to run the Service Bus emulator, and `node` is not on PATH: %w", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "rhea")); err != nil {
-		return nil, fmt.Errorf("sbemu: the emulator's dependencies are not installed in %s: run `make deps` (npm ci in tools/sbemu)", dir)
+		return nil, fmt.Errorf("sbemu: the emulator's dependencies are not installed in %s: run `make deps` (npm ci in standin/sbemu/emulator)", dir)
 	}
 	spec, err := queueSpecs(opts.Queues)
 	if err != nil {
@@ -255,8 +255,11 @@ func (e *Emulator) Close() error {
 // recentLog returns the last lines the emulator wrote to stderr.
 func (e *Emulator) recentLog() string { return e.logs.String() }
 
-// emulatorDir returns the absolute emulator directory: dir if given, otherwise tools/sbemu
-// under the directory holding go.mod, searched upwards from the working directory.
+// ModuleDir is the emulator's directory relative to the module root (the directory holding go.mod).
+const ModuleDir = "standin/sbemu/emulator"
+
+// emulatorDir returns the absolute emulator directory: dir if given, otherwise ModuleDir under the
+// directory holding go.mod, searched upwards from the working directory.
 func emulatorDir(dir string) (string, error) {
 	if dir != "" {
 		abs, err := filepath.Abs(dir)
@@ -274,11 +277,11 @@ func emulatorDir(dir string) (string, error) {
 	}
 	for d := wd; ; {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return emulatorDir(filepath.Join(d, "tools", "sbemu"))
+			return emulatorDir(filepath.Join(d, filepath.FromSlash(ModuleDir)))
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
-			return "", fmt.Errorf("sbemu: no go.mod above %s; set Options.Dir to the tools/sbemu directory", wd)
+			return "", fmt.Errorf("sbemu: no go.mod above %s; set Options.Dir to the standin/sbemu/emulator directory", wd)
 		}
 		d = parent
 	}

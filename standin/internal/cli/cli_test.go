@@ -1,7 +1,11 @@
-package simcmd
+package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"reflect"
@@ -26,7 +30,7 @@ func TestServeStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+		done <- Serve(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	}()
 	resp, err := http.Get("http://" + ln.Addr().String())
 	if err != nil || resp.StatusCode != 204 {
@@ -41,5 +45,30 @@ func TestServeStopsOnCancel(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("did not stop")
+	}
+}
+
+func TestStatus(t *testing.T) {
+	parse := func(args ...string) error {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.Bool("v", false, "")
+		return Parse(fs, args)
+	}
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{parse("-v"), 0},
+		{parse("-h"), 0},
+		{parse("-bogus"), 2},
+		{parse("stray"), 2},
+		{fmt.Errorf("localstack: %w", ErrInterrupted), 130},
+		{errors.New("broken"), 1},
+	} {
+		if got := Status(c.err); got != c.want {
+			t.Errorf("Status(%v) = %d, want %d", c.err, got, c.want)
+		}
 	}
 }

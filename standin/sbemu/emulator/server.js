@@ -6,7 +6,7 @@
  * Plain AMQP 1.0 on 127.0.0.1 that the real Go azservicebus client accepts with
  *   Endpoint=sb://127.0.0.1:PORT;SharedAccessKeyName=...;SharedAccessKey=...;UseDevelopmentEmulator=true
  *
- * Start-up contract (relied on by internal/standin/sbemu): exactly one line `LISTENING <port>` on
+ * Start-up contract (relied on by the Go wrapper, standin/sbemu): exactly one line `LISTENING <port>` on
  * stdout once the AMQP port accepts connections; one JSON event per line on stderr; a bad
  * configuration prints one `sbemu: ...` line on stderr and exits with status 2.
  * The process never outlives its welcome: it exits on SIGTERM/SIGINT, after SBEMU_MAX_LIFETIME,

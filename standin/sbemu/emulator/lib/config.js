@@ -3,7 +3,7 @@
  * Configuration from the environment.
  *
  * Everything the emulator can be told comes from environment variables so that the Go wrapper
- * (internal/standin/sbemu), `make run` and a developer's shell all drive it the same way.
+ * (standin/sbemu), `make run` and a developer's shell all drive it the same way.
  * A bad value stops start-up with one line naming the variable: a typo must never silently give
  * a queue with different semantics than the test expected.
  */
