@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -12,12 +14,13 @@ import (
 // these. Times and durations are strings so the file can be written by hand:
 //
 //	[{"id":"8f3c0c55-1f0e-4a43-9d0e-3c2b1a0f9e01","type":"user","displayName":"Leaver",
-//	  "userPrincipalName":"leaver@contoso.example","deletedAgo":"2h"},
+//	  "userPrincipalName":"leaver@contoso.example","deletedAgo":"2d"},
 //	 {"id":"…","type":"application","owners":["00000000-0000-4000-8000-000000000003"],"lag":"30s"},
 //	 {"id":"…","type":"user","active":true}]
 //
-// Without deletedDateTime or deletedAgo, and without "active": true, an object is deleted "now"
-// (when the file is loaded).
+// deletedAgo is a Go duration ("90m", "2h") or whole days ("2d"), as the handler's settings are
+// ("7d"). Without deletedDateTime or deletedAgo, and without "active": true, an object is deleted
+// "now" (when the file is loaded). standin/seed.json is an example.
 type SeedObject struct {
 	ID                    string         `json:"id"`
 	Type                  string         `json:"type"`
@@ -70,7 +73,7 @@ func ParseSeed(r io.Reader, now time.Time) ([]Object, error) {
 		}
 		if sd.DeletedAgo != "" {
 			set++
-			ago, err := time.ParseDuration(sd.DeletedAgo)
+			ago, err := parseAgo(sd.DeletedAgo)
 			if err != nil {
 				return nil, fmt.Errorf("graphsim: seed object %d: deletedAgo: %w", i, err)
 			}
@@ -91,4 +94,17 @@ func ParseSeed(r io.Reader, now time.Time) ([]Object, error) {
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// parseAgo reads a duration the way the handler's settings are written: a Go duration ("90m", "2h")
+// or whole days ("2d").
+func parseAgo(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid duration %q (a Go duration such as 90m, or whole days such as 2d)", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
