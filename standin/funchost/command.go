@@ -31,7 +31,7 @@ func (s settingsFlag) Set(v string) error {
 // launches the handler, receives from the trigger queues with azservicebus (peek-lock) and sends the
 // handler the exact requests the real host sends.
 //
-//	go run ./standin host [--app-root DIR] [--set KEY=VALUE]... [--ready-timeout D] [--drain-timeout D]
+//	go run ./standin host [--app-root DIR] [--set KEY=VALUE]... [--drain-timeout D]
 //
 // Settings come from DIR/local.settings.json (or local.settings.sample.json); --set overrides one, for
 // example the emulator's connection string:
@@ -47,7 +47,6 @@ func Command(ctx context.Context, args []string) error {
 	appRoot := fs.String("app-root", ".", "function app root (host.json, */function.json, local settings)")
 	settings := settingsFlag{}
 	fs.Var(settings, "set", "override an app setting, KEY=VALUE (repeatable)")
-	readyTimeout := fs.Duration("ready-timeout", 0, "limit for the handler to answer GET / (default: host.json customHandler.initializationTimeout, else 30s)")
 	drainTimeout := fs.Duration("drain-timeout", 30*time.Second, "how long a stop waits for in-flight invocations")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -55,7 +54,6 @@ func Command(ctx context.Context, args []string) error {
 	h, err := New(Options{
 		AppRoot:      *appRoot,
 		Settings:     settings,
-		ReadyTimeout: *readyTimeout,
 		DrainTimeout: *drainTimeout,
 	})
 	if err != nil {

@@ -27,28 +27,13 @@ type Function struct {
 }
 
 // Trigger is a function's serviceBusTrigger binding with %SETTING% references
-// resolved.
+// resolved: a queue trigger with dataType "binary", the only kind the stand-in runs.
 type Trigger struct {
 	// Name is the binding name, the key of the message in the request's Data.
-	Name string
-	// DataType is "binary", "string" or "" (absent, which the host treats as string).
-	DataType         string
-	QueueName        string
-	TopicName        string
-	SubscriptionName string
-	// Connection names the setting (or setting prefix) that locates the namespace.
+	Name      string
+	QueueName string
+	// Connection names the setting that holds the connection string.
 	Connection string
-	// AutoCompleteMessages is the effective value: function.json, else host.json,
-	// else true.
-	AutoCompleteMessages bool
-}
-
-// Entity is the queue, or topic/subscription, the trigger receives from.
-func (t Trigger) Entity() string {
-	if t.QueueName != "" {
-		return t.QueueName
-	}
-	return t.TopicName + "/Subscriptions/" + t.SubscriptionName
 }
 
 // HostConfig is what host.json says, defaults applied.
@@ -58,15 +43,12 @@ type HostConfig struct {
 	// ExecutablePath is customHandler.description.defaultExecutablePath, %ENV%
 	// expanded and made absolute when the file exists under WorkerDirectory.
 	ExecutablePath string
-	// Arguments are description.arguments, defaultWorkerPath and workerArguments in
-	// command-line order, still unexpanded: they are expanded against the
-	// environment of each process start.
+	// Arguments are description.arguments, still unexpanded: they are expanded
+	// against the environment of each process start.
 	Arguments []string
 	// WorkingDirectory is where the handler runs: description.workingDirectory
 	// relative to the app root, or the app root.
 	WorkingDirectory string
-	// WorkerDirectory is where a relative executable path is looked up first.
-	WorkerDirectory string
 	// InitializationTimeout is customHandler.initializationTimeout (default 30 s),
 	// the readiness limit.
 	InitializationTimeout time.Duration
@@ -76,8 +58,6 @@ type HostConfig struct {
 	// MaxAutoLockRenewalDuration bounds lock renewal per message; negative means
 	// unbounded (host.json "-00:00:00.0010000").
 	MaxAutoLockRenewalDuration time.Duration
-	// AutoCompleteMessages is extensions.serviceBus.autoCompleteMessages.
-	AutoCompleteMessages bool
 }
 
 // Defaults the real host applies when host.json is silent (functions-host.md §2.1,
@@ -138,18 +118,11 @@ type hostJSON struct {
 	Retry           json.RawMessage  `json:"retry"`
 	FunctionTimeout *string          `json:"functionTimeout"`
 	CustomHandler   *customHandlerJS `json:"customHandler"`
-	HTTPWorker      *customHandlerJS `json:"httpWorker"`
 	Extensions      struct {
 		ServiceBus struct {
 			MaxConcurrentCalls         cfgInt  `json:"maxConcurrentCalls"`
 			MaxAutoLockRenewalDuration *string `json:"maxAutoLockRenewalDuration"`
 			AutoCompleteMessages       cfgBool `json:"autoCompleteMessages"`
-			// 4.x shapes, still read by extension 5.x before the flat keys.
-			MessageHandlerOptions struct {
-				MaxConcurrentCalls   cfgInt  `json:"maxConcurrentCalls"`
-				AutoComplete         cfgBool `json:"autoComplete"`
-				MaxAutoRenewDuration *string `json:"maxAutoRenewDuration"`
-			} `json:"messageHandlerOptions"`
 		} `json:"serviceBus"`
 	} `json:"extensions"`
 }
@@ -157,20 +130,20 @@ type hostJSON struct {
 type customHandlerJS struct {
 	Description *struct {
 		DefaultExecutablePath string   `json:"defaultExecutablePath"`
-		DefaultWorkerPath     string   `json:"defaultWorkerPath"`
-		WorkerDirectory       string   `json:"workerDirectory"`
 		WorkingDirectory      string   `json:"workingDirectory"`
 		Arguments             []string `json:"arguments"`
-		WorkerArguments       []string `json:"workerArguments"`
 	} `json:"description"`
 	InitializationTimeout *string `json:"initializationTimeout"`
 }
 
 type functionJSON struct {
-	Disabled cfgBool          `json:"disabled"`
 	Retry    json.RawMessage  `json:"retry"`
 	Bindings []map[string]any `json:"bindings"`
 }
+
+// errManualSettlement refuses autoCompleteMessages false: a custom handler cannot
+// settle messages, so the real host would then complete none of them.
+var errManualSettlement = errors.New("autoCompleteMessages false is not supported by this stand-in (a custom handler cannot settle messages, so none would ever be completed)")
 
 // appConfig is everything read from the app root.
 type appConfig struct {
@@ -200,7 +173,7 @@ func loadApp(root string, overrides map[string]string, environ []string) (*appCo
 	if app.host, err = loadHostJSON(abs, app.settings); err != nil {
 		return nil, err
 	}
-	if app.functions, err = loadFunctions(abs, app.host, app.settings); err != nil {
+	if app.functions, err = loadFunctions(abs, app.settings); err != nil {
 		return nil, err
 	}
 	return app, nil
@@ -283,9 +256,6 @@ func loadHostJSON(root string, settings map[string]string) (HostConfig, error) {
 		return HostConfig{}, fmt.Errorf("%s: %s", p, errRetryPolicy)
 	}
 	ch := hj.CustomHandler
-	if ch == nil {
-		ch = hj.HTTPWorker
-	}
 	if ch == nil || ch.Description == nil {
 		return HostConfig{}, fmt.Errorf("%s: Missing worker Description: customHandler.description is required", p)
 	}
@@ -298,7 +268,6 @@ func loadHostJSON(root string, settings map[string]string) (HostConfig, error) {
 		InitializationTimeout:      DefaultInitializationTimeout,
 		MaxConcurrentCalls:         16 * runtime.NumCPU(),
 		MaxAutoLockRenewalDuration: DefaultLockRenewalDuration,
-		AutoCompleteMessages:       true,
 	}
 	if hj.FunctionTimeout != nil {
 		ft, err := parseTimeSpan(*hj.FunctionTimeout)
@@ -322,43 +291,33 @@ func loadHostJSON(root string, settings map[string]string) (HostConfig, error) {
 		hc.InitializationTimeout = it
 	}
 	sb := hj.Extensions.ServiceBus
-	for _, c := range []cfgInt{sb.MessageHandlerOptions.MaxConcurrentCalls, sb.MaxConcurrentCalls} {
-		if c.set {
-			if c.v < 1 {
-				return hc, fmt.Errorf("%s: extensions.serviceBus.maxConcurrentCalls must be at least 1", p)
-			}
-			hc.MaxConcurrentCalls = c.v
+	if c := sb.MaxConcurrentCalls; c.set {
+		if c.v < 1 {
+			return hc, fmt.Errorf("%s: extensions.serviceBus.maxConcurrentCalls must be at least 1", p)
 		}
+		hc.MaxConcurrentCalls = c.v
 	}
-	for _, c := range []cfgBool{sb.MessageHandlerOptions.AutoComplete, sb.AutoCompleteMessages} {
-		if c.set {
-			hc.AutoCompleteMessages = c.v
-		}
+	if c := sb.AutoCompleteMessages; c.set && !c.v {
+		return hc, fmt.Errorf("%s: %w", p, errManualSettlement)
 	}
-	for _, s := range []*string{sb.MessageHandlerOptions.MaxAutoRenewDuration, sb.MaxAutoLockRenewalDuration} {
-		if s != nil {
-			d, err := parseTimeSpan(*s)
-			if err != nil {
-				return hc, fmt.Errorf("%s: extensions.serviceBus.maxAutoLockRenewalDuration: %w", p, err)
-			}
-			hc.MaxAutoLockRenewalDuration = d
+	if s := sb.MaxAutoLockRenewalDuration; s != nil {
+		d, err := parseTimeSpan(*s)
+		if err != nil {
+			return hc, fmt.Errorf("%s: extensions.serviceBus.maxAutoLockRenewalDuration: %w", p, err)
 		}
+		hc.MaxAutoLockRenewalDuration = d
 	}
 
 	// The executable path is resolved as HttpWorkerDescription.ApplyDefaultsAndValidate
-	// does: %ENV% expanded; relative and present under the worker directory → absolute;
+	// does: %ENV% expanded; relative and present under the app root → absolute;
 	// otherwise left for a PATH lookup.
 	env := envMap(os.Environ())
 	for k, v := range settings {
 		env[k] = v
 	}
-	hc.WorkerDirectory = root
-	if d.WorkerDirectory != "" {
-		hc.WorkerDirectory = joinRoot(root, d.WorkerDirectory)
-	}
 	exe := expandWindowsVars(d.DefaultExecutablePath, env, false)
 	if !filepath.IsAbs(exe) {
-		if cand := filepath.Join(hc.WorkerDirectory, exe); fileExists(cand) {
+		if cand := filepath.Join(root, exe); fileExists(cand) {
 			exe = cand
 		}
 	}
@@ -368,14 +327,6 @@ func loadHostJSON(root string, settings map[string]string) (HostConfig, error) {
 		hc.WorkingDirectory = joinRoot(root, d.WorkingDirectory)
 	}
 	hc.Arguments = append(hc.Arguments, d.Arguments...)
-	if d.DefaultWorkerPath != "" {
-		wp := d.DefaultWorkerPath
-		if !filepath.IsAbs(wp) {
-			wp = filepath.Join(hc.WorkerDirectory, wp)
-		}
-		hc.Arguments = append(hc.Arguments, wp)
-	}
-	hc.Arguments = append(hc.Arguments, d.WorkerArguments...)
 	return hc, nil
 }
 
@@ -433,7 +384,7 @@ func resolveBindingValue(s string, settings map[string]string) (string, error) {
 
 // loadFunctions reads every <dir>/function.json of the app root. Folders without
 // one are not functions and are skipped, as the host does.
-func loadFunctions(root string, hc HostConfig, settings map[string]string) ([]*Function, error) {
+func loadFunctions(root string, settings map[string]string) ([]*Function, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return nil, err
@@ -452,23 +403,22 @@ func loadFunctions(root string, hc HostConfig, settings map[string]string) ([]*F
 		if err != nil {
 			return nil, err
 		}
-		fn, err := parseFunction(e.Name(), dir, data, hc, settings)
+		fn, err := parseFunction(e.Name(), dir, data, settings)
 		if err != nil {
 			return nil, fmt.Errorf("function %s (%s): %w", e.Name(), p, err)
 		}
-		if fn != nil {
-			fns = append(fns, fn)
-		}
+		fns = append(fns, fn)
 	}
 	if len(fns) == 0 {
-		return nil, fmt.Errorf("no enabled functions with a function.json under %s", root)
+		return nil, fmt.Errorf("no functions with a function.json under %s", root)
 	}
 	return fns, nil
 }
 
-// parseFunction returns nil for a disabled function (function.json "disabled" or
-// the AzureWebJobs.<name>.Disabled setting).
-func parseFunction(name, dir string, data []byte, hc HostConfig, settings map[string]string) (*Function, error) {
+// parseFunction reads one function.json. Disabling a function ("disabled", or the
+// AzureWebJobs.<name>.Disabled setting) is not supported: the stand-in runs every
+// function it finds.
+func parseFunction(name, dir string, data []byte, settings map[string]string) (*Function, error) {
 	var fj functionJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&fj); err != nil {
@@ -476,14 +426,6 @@ func parseFunction(name, dir string, data []byte, hc HostConfig, settings map[st
 	}
 	if len(fj.Retry) > 0 && string(fj.Retry) != "null" {
 		return nil, errRetryPolicy
-	}
-	if fj.Disabled.v {
-		return nil, nil
-	}
-	if v, ok := settings["AzureWebJobs."+name+".Disabled"]; ok {
-		if b, err := strconv.ParseBool(strings.ToLower(v)); err == nil && b {
-			return nil, nil
-		}
 	}
 	fn := &Function{Name: name, Dir: dir}
 	found := false
@@ -512,11 +454,11 @@ func parseFunction(name, dir string, data []byte, hc HostConfig, settings map[st
 		}
 		found = true
 		t := &fn.Trigger
+		var dataType, topic string
 		fields := []struct {
 			key string
 			dst *string
-		}{{"name", &t.Name}, {"dataType", &t.DataType}, {"queueName", &t.QueueName}, {"topicName", &t.TopicName},
-			{"subscriptionName", &t.SubscriptionName}, {"connection", &t.Connection}}
+		}{{"name", &t.Name}, {"dataType", &dataType}, {"queueName", &t.QueueName}, {"topicName", &topic}, {"connection", &t.Connection}}
 		for _, f := range fields {
 			if *f.dst, err = str(f.key); err != nil {
 				return nil, fmt.Errorf("binding %d: %s: %w", i, f.key, err)
@@ -540,35 +482,26 @@ func parseFunction(name, dir string, data []byte, hc HostConfig, settings map[st
 		default:
 			return nil, fmt.Errorf("binding %d: cardinality %q is neither \"one\" nor \"many\"", i, card)
 		}
-		switch strings.ToLower(t.DataType) {
-		case "", "string", "binary":
-			t.DataType = strings.ToLower(t.DataType)
-		case "stream":
-			return nil, fmt.Errorf("binding %d: dataType \"stream\" cannot be sent to a custom handler; use \"binary\"", i)
-		default:
-			return nil, fmt.Errorf("binding %d: dataType %q is not one of binary, string", i, t.DataType)
+		if !strings.EqualFold(dataType, "binary") {
+			return nil, fmt.Errorf("binding %d: dataType %q is not supported by this stand-in; declare \"dataType\": \"binary\", as the handler's function.json does", i, dataType)
 		}
 		if v, ok := lookupFold(b, "isSessionsEnabled"); ok && v == true {
 			return nil, fmt.Errorf("binding %d: isSessionsEnabled is not supported by this stand-in", i)
 		}
-		switch {
-		case t.QueueName != "" && t.TopicName == "":
-		case t.QueueName == "" && t.TopicName != "" && t.SubscriptionName != "":
-		default:
-			return nil, fmt.Errorf("binding %d: set queueName, or topicName with subscriptionName", i)
+		if topic != "" || t.QueueName == "" {
+			return nil, fmt.Errorf("binding %d: set queueName (topic subscriptions are not supported by this stand-in)", i)
 		}
 		if t.Connection == "" {
-			t.Connection = "ServiceBus" // the extension's default, found as AzureWebJobsServiceBus
+			return nil, fmt.Errorf("binding %d: connection is required (the name of the setting holding the connection string)", i)
 		}
-		t.AutoCompleteMessages = hc.AutoCompleteMessages
 		if v, ok := lookupFold(b, "autoCompleteMessages"); ok {
 			raw, _ := json.Marshal(v)
 			var c cfgBool
 			if err := c.UnmarshalJSON(raw); err != nil {
 				return nil, fmt.Errorf("binding %d: autoCompleteMessages: %w", i, err)
 			}
-			if c.set {
-				t.AutoCompleteMessages = c.v
+			if c.set && !c.v {
+				return nil, fmt.Errorf("binding %d: %w", i, errManualSettlement)
 			}
 		}
 	}

@@ -31,7 +31,7 @@ func TestLoadTheRepositoryApp(t *testing.T) {
 		t.Fatalf("functions = %+v", app.functions)
 	}
 	tr := app.functions[0].Trigger
-	if tr.DataType != "binary" || tr.QueueName == "" || strings.Contains(tr.QueueName, "%") || tr.QueueName != app.settings["PURGE_QUEUE_NAME"] {
+	if tr.QueueName == "" || strings.Contains(tr.QueueName, "%") || tr.QueueName != app.settings["PURGE_QUEUE_NAME"] {
 		t.Errorf("trigger = %+v", tr)
 	}
 	if app.host.ExecutablePath != filepath.Join(root, "handler") && app.host.ExecutablePath != "handler" {
@@ -41,7 +41,7 @@ func TestLoadTheRepositoryApp(t *testing.T) {
 
 func TestLoadAppHostJSON(t *testing.T) {
 	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "fn", "function.json"), `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q"}]}`)
+	writeFile(t, filepath.Join(root, "fn", "function.json"), `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","connection":"C","dataType":"binary"}]}`)
 	for _, c := range []struct {
 		host  string
 		check func(t *testing.T, hc HostConfig)
@@ -49,18 +49,18 @@ func TestLoadAppHostJSON(t *testing.T) {
 	}{
 		{host: minimalHost, check: func(t *testing.T, hc HostConfig) {
 			if hc.FunctionTimeout != 30*time.Minute || hc.MaxConcurrentCalls != 16*runtime.NumCPU() || hc.MaxAutoLockRenewalDuration != 5*time.Minute ||
-				!hc.AutoCompleteMessages || hc.InitializationTimeout != 30*time.Second || hc.WorkingDirectory != root {
+				hc.InitializationTimeout != 30*time.Second || hc.WorkingDirectory != root {
 				t.Errorf("defaults = %+v", hc)
 			}
 		}},
-		{host: `{"version":"2.0","functionTimeout":"-1","customHandler":{"description":{"defaultExecutablePath":"h","workingDirectory":"sub","arguments":["a"],"defaultWorkerPath":"w.js","workerArguments":["z"]},"initializationTimeout":"00:00:05"},
-			"extensions":{"serviceBus":{"maxConcurrentCalls":"8","maxAutoLockRenewalDuration":"-00:00:00.0010000","messageHandlerOptions":{"maxConcurrentCalls":2,"autoComplete":false}}}}`,
+		{host: `{"version":"2.0","functionTimeout":"-1","customHandler":{"description":{"defaultExecutablePath":"h","workingDirectory":"sub","arguments":["a","z"]},"initializationTimeout":"00:00:05"},
+			"extensions":{"serviceBus":{"maxConcurrentCalls":"8","maxAutoLockRenewalDuration":"-00:00:00.0010000","autoCompleteMessages":true}}}`,
 			check: func(t *testing.T, hc HostConfig) {
-				if hc.FunctionTimeout != 0 || hc.MaxConcurrentCalls != 8 || hc.MaxAutoLockRenewalDuration >= 0 || hc.AutoCompleteMessages ||
+				if hc.FunctionTimeout != 0 || hc.MaxConcurrentCalls != 8 || hc.MaxAutoLockRenewalDuration >= 0 ||
 					hc.InitializationTimeout != 5*time.Second || hc.WorkingDirectory != filepath.Join(root, "sub") {
 					t.Errorf("config = %+v", hc)
 				}
-				if strings.Join(hc.Arguments, " ") != "a "+filepath.Join(root, "w.js")+" z" {
+				if strings.Join(hc.Arguments, " ") != "a z" {
 					t.Errorf("arguments = %q", hc.Arguments)
 				}
 			}},
@@ -71,6 +71,8 @@ func TestLoadAppHostJSON(t *testing.T) {
 		{host: `{"version":"2.0","functionTimeout":"5m","customHandler":{"description":{"defaultExecutablePath":"h"}}}`, err: "TimeSpan"},
 		{host: `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"h"}},"extensions":{"serviceBus":{"maxConcurrentCalls":0}}}`, err: "at least 1"},
 		{host: `{"version":"2.0","retry":{"strategy":"fixedDelay","maxRetryCount":2,"delayInterval":"00:00:03"},"customHandler":{"description":{"defaultExecutablePath":"h"}}}`, err: `"retry"`},
+		{host: `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"h"}},"extensions":{"serviceBus":{"autoCompleteMessages":false}}}`, err: "autoCompleteMessages false"},
+		{host: `{"version":"2.0","httpWorker":{"description":{"defaultExecutablePath":"h"}}}`, err: "Missing worker Description"},
 	} {
 		writeFile(t, filepath.Join(root, "host.json"), c.host)
 		app, err := loadApp(root, nil, nil)
@@ -93,24 +95,23 @@ func TestLoadAppFunctions(t *testing.T) {
 		name, fn, err string
 		check         func(t *testing.T, f *Function)
 	}{
-		{name: "resolved", fn: `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg","queueName":"%Q%-x","connection":"Conn","dataType":"Binary","autoCompleteMessages":"false"}]}`,
+		{name: "resolved", fn: `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg","queueName":"%Q%-x","connection":"Conn","dataType":"Binary","autoCompleteMessages":"true"}]}`,
 			check: func(t *testing.T, f *Function) {
-				if f.Trigger.QueueName != "orders-x" || f.Trigger.DataType != "binary" || f.Trigger.Connection != "Conn" || f.Trigger.AutoCompleteMessages || f.Name != "fn" {
-					t.Errorf("function = %+v", f)
-				}
-			}},
-		{name: "topic and default connection", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","topicName":"t","subscriptionName":"s"}]}`,
-			check: func(t *testing.T, f *Function) {
-				if f.Trigger.Entity() != "t/Subscriptions/s" || f.Trigger.Connection != "ServiceBus" || f.Trigger.DataType != "" {
+				if f.Trigger.QueueName != "orders-x" || f.Trigger.Connection != "Conn" || f.Name != "fn" {
 					t.Errorf("function = %+v", f)
 				}
 			}},
 		{name: "unresolved", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"%MISSING%"}]}`, err: "'%MISSING%' does not resolve to a value"},
-		{name: "many", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","cardinality":"many"}]}`, err: `cardinality "many"`},
-		{name: "stream", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","dataType":"stream"}]}`, err: `"stream"`},
-		{name: "sessions", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","isSessionsEnabled":true}]}`, err: "isSessionsEnabled"},
+		{name: "many", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","connection":"C","dataType":"binary","cardinality":"many"}]}`, err: `cardinality "many"`},
+		{name: "stream", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","connection":"C","dataType":"stream"}]}`, err: `"stream"`},
+		{name: "string", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","connection":"C","dataType":"string"}]}`, err: `dataType "string" is not supported`},
+		{name: "no dataType", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","connection":"C"}]}`, err: `dataType "" is not supported`},
+		{name: "sessions", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","connection":"C","dataType":"binary","isSessionsEnabled":true}]}`, err: "isSessionsEnabled"},
 		{name: "http", fn: `{"bindings":[{"type":"httpTrigger","name":"req"}]}`, err: `"httpTrigger" is not supported`},
-		{name: "no entity", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m"}]}`, err: "queueName"},
+		{name: "no entity", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","connection":"C","dataType":"binary"}]}`, err: "queueName"},
+		{name: "topic", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","topicName":"t","subscriptionName":"s","connection":"C","dataType":"binary"}]}`, err: "topic subscriptions are not supported"},
+		{name: "no connection", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","dataType":"binary"}]}`, err: "connection is required"},
+		{name: "manual settlement", fn: `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q","connection":"C","dataType":"binary","autoCompleteMessages":false}]}`, err: "autoCompleteMessages false"},
 		{name: "no name", fn: `{"bindings":[{"type":"serviceBusTrigger","queueName":"q"}]}`, err: "name is required"},
 		{name: "retry", fn: `{"retry":{"strategy":"fixedDelay","maxRetryCount":1},"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q"}]}`, err: `"retry"`},
 		{name: "out", fn: `{"bindings":[{"type":"serviceBusTrigger","direction":"out","name":"m","queueName":"q"}]}`, err: `direction "in"`},
@@ -135,25 +136,6 @@ func TestLoadAppFunctions(t *testing.T) {
 			}
 			c.check(t, app.functions[0])
 		})
-	}
-}
-
-func TestLoadAppDisabledFunctions(t *testing.T) {
-	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "host.json"), minimalHost)
-	fn := `{"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q"}]}`
-	writeFile(t, filepath.Join(root, "a", "function.json"), fn)
-	writeFile(t, filepath.Join(root, "b", "function.json"), `{"disabled":true,"bindings":[{"type":"serviceBusTrigger","name":"m","queueName":"q"}]}`)
-	writeFile(t, filepath.Join(root, "c", "function.json"), fn)
-	app, err := loadApp(root, map[string]string{"AzureWebJobs.c.Disabled": "true"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(app.functions) != 1 || app.functions[0].Name != "a" {
-		t.Errorf("functions = %v", app.functions)
-	}
-	if _, err := loadApp(root, map[string]string{"AzureWebJobs.a.Disabled": "1", "AzureWebJobs.c.Disabled": "true"}, nil); err == nil {
-		t.Error("an app with no enabled function loaded")
 	}
 }
 
@@ -194,18 +176,10 @@ func TestConnectionResolution(t *testing.T) {
 	if err != nil || info.FullyQualifiedNamespace != "127.0.0.1" || !strings.HasPrefix(info.Identifier, "127.0.0.1-") {
 		t.Errorf("connection string: %+v %v", info, err)
 	}
-	_, info, err = newServiceBusClient("ServiceBus", map[string]string{"AzureWebJobsServiceBus": cs})
-	if err != nil || info.FullyQualifiedNamespace != "127.0.0.1" {
-		t.Errorf("AzureWebJobs prefix: %+v %v", info, err)
-	}
-	_, info, err = newServiceBusClient("ServiceBusConnection", map[string]string{"ServiceBusConnection": "",
+	_, _, err = newServiceBusClient("ServiceBusConnection", map[string]string{"ServiceBusConnection": "",
 		"ServiceBusConnection__fullyQualifiedNamespace": "contoso.servicebus.windows.net"})
-	if err != nil || info.FullyQualifiedNamespace != "contoso.servicebus.windows.net" {
-		t.Errorf("identity: %+v %v", info, err)
-	}
-	_, _, err = newServiceBusClient("ServiceBusConnection", map[string]string{"ServiceBusConnection__fullyQualifiedNamespace": ""})
 	if err == nil || !strings.Contains(err.Error(), "__fullyQualifiedNamespace") {
-		t.Errorf("nothing set: %v", err)
+		t.Errorf("a namespace instead of a connection string: %v", err)
 	}
 	_, _, err = newServiceBusClient("C", map[string]string{"C": "SharedAccessKey=secret"})
 	if err == nil || strings.Contains(err.Error(), "secret") {

@@ -8,9 +8,11 @@
 //
 //   - Configuration: host.json (customHandler.description, functionTimeout,
 //     extensions.serviceBus) and every */function.json of the app root, with
-//     %SETTING% references resolved from the app settings. Only the
-//     serviceBusTrigger binding is supported, with cardinality "one" and dataType
-//     binary, string or absent; anything else is refused at New with a reason.
+//     %SETTING% references resolved from the app settings. Only what the
+//     handler's app uses is supported — a serviceBusTrigger on a queue, with
+//     cardinality "one", dataType "binary", autoCompleteMessages on, and a
+//     connection setting holding a connection string; anything else is refused
+//     at New with a reason.
 //   - Settings: local.settings.json Values (else local.settings.sample.json); a
 //     variable already set in the environment wins, as in Core Tools; Options.Settings
 //     wins over both.
@@ -46,8 +48,10 @@
 // output lines (its per-invocation JSON log lines), and Stats counts restarts,
 // worker errors, timeouts and hangs. HandlerPID lets a test kill the handler.
 //
-// Known differences from the real host: no HTTP or other triggers, no output
-// bindings, no sessions or batches, no retry policies (RetryContext is never
-// sent), and ApplicationProperties are written in key order because azservicebus
-// does not expose the wire order.
+// Known differences from the real host: no HTTP or other triggers, no topic
+// subscriptions, no output bindings, no sessions or batches, no dataType "string"
+// (the Newtonsoft re-encoding and body-property injection it brings), no retry
+// policies (RetryContext is never sent), no disabled functions, no connections by
+// fullyQualifiedNamespace and a credential, and ApplicationProperties are written
+// in key order because azservicebus does not expose the wire order.
 package funchost

@@ -36,52 +36,6 @@ func TestNetQuote(t *testing.T) {
 	}
 }
 
-func TestParseNewtonsoftDate(t *testing.T) {
-	type res struct {
-		ok   bool
-		text string
-	}
-	for in, want := range map[string]res{
-		"2024-05-01T10:15:30":           {true, "2024-05-01T10:15:30"},
-		"2024-05-01T10:15:30.1234567Z":  {true, "2024-05-01T10:15:30.1234567Z"},
-		"2024-05-01T10:15:30.12345678Z": {false, ""},
-		"2024-05-01T10:15:30+02:00":     {true, "2024-05-01T08:15:30+00:00"},
-		"2024-05-01T10:15:30-0130":      {true, "2024-05-01T11:45:30+00:00"},
-		"2024-05-01T10:15:30Z  ":        {true, "2024-05-01T10:15:30Z"},
-		"2024-02-30T10:15:30":           {false, ""},
-		"2024-05-01 10:15:30":           {false, ""},
-		"x2024-05-01T10:15:30":          {false, ""},
-		"2024-05-01":                    {false, ""},
-	} {
-		tm, kind, ok := parseNewtonsoftDate(in)
-		if ok != want.ok {
-			t.Errorf("parseNewtonsoftDate(%q) ok = %v", in, ok)
-			continue
-		}
-		if ok {
-			if got := strings.Trim(string(netJSONDateTime(tm, kind)), `"`); got != want.text {
-				t.Errorf("parseNewtonsoftDate(%q) → %s, want %s", in, got, want.text)
-			}
-		}
-	}
-}
-
-func TestDecodeUTF8Lossy(t *testing.T) {
-	for in, want := range map[string]string{
-		"ok é":              "ok é",
-		"\xe2\x82":          "\uFFFD", // one maximal subpart, one replacement
-		"\xe2\x82x":         "\uFFFDx",
-		"\xff\xfe":          "\uFFFD\uFFFD",
-		"\xed\xa0\x80":      "\uFFFD\uFFFD\uFFFD", // surrogates are ill-formed from the second byte
-		"\xf0\x9f\x98":      "\uFFFD",
-		"a\xf0\x9f\x98\x80": "a😀",
-	} {
-		if got := decodeUTF8Lossy([]byte(in)); got != want {
-			t.Errorf("decodeUTF8Lossy(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestParseTimeSpan(t *testing.T) {
 	for in, want := range map[string]time.Duration{
 		"00:05:00": 5 * time.Minute, "1.02:03:04": 26*time.Hour + 3*time.Minute + 4*time.Second,

@@ -49,9 +49,6 @@ type Options struct {
 	// OnInvocation, when set, is called once per message after it is settled.
 	// It runs on the invocation's goroutine, concurrently with other calls.
 	OnInvocation func(Invocation)
-	// HostVersion is sent in X-Azure-Functions-HostVersion and User-Agent;
-	// empty means DefaultHostVersion.
-	HostVersion string
 }
 
 // Outcome says how an invocation ended.
@@ -90,9 +87,6 @@ type Settlement string
 const (
 	SettlementCompleted Settlement = "completed"
 	SettlementAbandoned Settlement = "abandoned"
-	// SettlementNone: autoCompleteMessages is false and the invocation
-	// succeeded, so the host leaves the message locked (it will be redelivered).
-	SettlementNone Settlement = "none"
 )
 
 // Invocation describes one finished invocation, for tests and the demo.
@@ -229,9 +223,6 @@ func New(opts Options) (*Host, error) {
 	if opts.KillGrace <= 0 {
 		opts.KillGrace = 5 * time.Second
 	}
-	if opts.HostVersion == "" {
-		opts.HostVersion = DefaultHostVersion
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("funchost: choosing the handler port: %w", err)
@@ -256,31 +247,6 @@ func New(opts Options) (*Host, error) {
 	h.openSource = h.openServiceBus
 	return h, nil
 }
-
-// Functions returns the functions the host serves.
-func (h *Host) Functions() []Function {
-	out := make([]Function, len(h.app.functions))
-	for i, f := range h.app.functions {
-		out[i] = *f
-	}
-	return out
-}
-
-// Config returns host.json as the host applies it.
-func (h *Host) Config() HostConfig { return h.app.host }
-
-// Settings returns a copy of the effective app settings.
-func (h *Host) Settings() map[string]string {
-	m := make(map[string]string, len(h.app.settings))
-	for k, v := range h.app.settings {
-		m[k] = v
-	}
-	return m
-}
-
-// Port is the loopback port the handler listens on
-// (FUNCTIONS_CUSTOMHANDLER_PORT); it stays the same across restarts.
-func (h *Host) Port() int { return h.port }
 
 // HandlerPID is the pid of the current handler process, 0 before the first
 // start. A test can kill it to exercise crash handling.
@@ -387,11 +353,8 @@ func (h *Host) Run(ctx context.Context) error {
 		h.log.logf(LevelWarning, catHost, "Skipping '%s' from local settings as it's already defined in current environment variables.", k)
 	}
 	for _, fn := range h.app.functions {
-		h.log.logf(LevelInformation, catHost, "Function %s: serviceBusTrigger on %q (binding %q, dataType %q, connection %q), maxConcurrentCalls %d",
-			fn.Name, fn.Trigger.Entity(), fn.Trigger.Name, fn.Trigger.DataType, fn.Trigger.Connection, h.app.host.MaxConcurrentCalls)
-		if !fn.Trigger.AutoCompleteMessages {
-			h.log.logf(LevelWarning, catHost, "Function %s: autoCompleteMessages is false; custom handlers cannot complete messages, so none will be completed", fn.Name)
-		}
+		h.log.logf(LevelInformation, catHost, "Function %s: serviceBusTrigger on %q (binding %q, dataType \"binary\", connection %q), maxConcurrentCalls %d",
+			fn.Name, fn.Trigger.QueueName, fn.Trigger.Name, fn.Trigger.Connection, h.app.host.MaxConcurrentCalls)
 	}
 
 	workerCtx, stopWorker := context.WithCancel(context.Background())
@@ -497,7 +460,7 @@ func (h *Host) dispatch(ctx, invCtx context.Context, fn *Function, src source, i
 			if ctx.Err() != nil {
 				return
 			}
-			h.log.logf(LevelError, catHost, "Function %s: receiving from %q failed: %v (retrying in %s)", fn.Name, fn.Trigger.Entity(), err, backoff)
+			h.log.logf(LevelError, catHost, "Function %s: receiving from %q failed: %v (retrying in %s)", fn.Name, fn.Trigger.QueueName, err, backoff)
 			select {
 			case <-ctx.Done():
 				return
@@ -559,8 +522,6 @@ func (h *Host) invoke(base context.Context, fn *Function, src source, m *azservi
 	// abandoned, never left to its lock.
 	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
 	switch {
-	case inv.Outcome == OutcomeSuccess && !fn.Trigger.AutoCompleteMessages:
-		inv.Settlement = SettlementNone
 	case inv.Outcome == OutcomeSuccess:
 		inv.Settlement = SettlementCompleted
 		inv.SettleErr = src.rcv.CompleteMessage(sctx, m, nil)
@@ -602,7 +563,7 @@ func fmtTimePtr(t *time.Time) string {
 func (h *Host) execute(ctx context.Context, fn *Function, src source, m *azservicebus.ReceivedMessage, inv *Invocation) {
 	fail := func(o Outcome, err error) { inv.Outcome, inv.Err = o, err }
 	body, err := BuildInvocationBody(InvocationInput{
-		FunctionName: fn.Name, BindingName: fn.Trigger.Name, DataType: fn.Trigger.DataType,
+		FunctionName: fn.Name, BindingName: fn.Trigger.Name,
 		Message: m, Client: src.client, UtcNow: time.Now(), RandGuid: uuid.NewString(),
 	})
 	if err != nil {
@@ -620,7 +581,7 @@ func (h *Host) execute(ctx context.Context, fn *Function, src source, m *azservi
 		return
 	}
 	inv.HandlerPID = w.pid
-	req, err := NewInvocationRequest(ctx, w.port, fn.Name, body, inv.InvocationID, h.opts.HostVersion)
+	req, err := NewInvocationRequest(ctx, w.port, fn.Name, body, inv.InvocationID)
 	if err != nil {
 		fail(OutcomeConnection, err)
 		return
@@ -759,22 +720,15 @@ func (h *Host) renewLock(ctx context.Context, fn *Function, rcv receiver, m *azs
 	}
 }
 
-// openServiceBus connects a trigger with azservicebus: a connection string when
-// the connection setting holds one (UseDevelopmentEmulator=true for the local
-// emulator), otherwise <connection>__fullyQualifiedNamespace with an Azure
-// credential. The receiver is peek-lock.
+// openServiceBus connects a trigger's queue with azservicebus, in peek-lock mode,
+// from the connection string its connection setting holds (UseDevelopmentEmulator=true
+// for the local emulator).
 func (h *Host) openServiceBus(ctx context.Context, fn *Function) (source, error) {
 	client, info, err := newServiceBusClient(fn.Trigger.Connection, h.app.settings)
 	if err != nil {
 		return source{}, err
 	}
-	var rcv *azservicebus.Receiver
-	opts := &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModePeekLock}
-	if fn.Trigger.QueueName != "" {
-		rcv, err = client.NewReceiverForQueue(fn.Trigger.QueueName, opts)
-	} else {
-		rcv, err = client.NewReceiverForSubscription(fn.Trigger.TopicName, fn.Trigger.SubscriptionName, opts)
-	}
+	rcv, err := client.NewReceiverForQueue(fn.Trigger.QueueName, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModePeekLock})
 	if err != nil {
 		_ = client.Close(ctx)
 		return source{}, err

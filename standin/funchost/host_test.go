@@ -14,7 +14,7 @@ import (
 func TestHostCompletesAndSendsTheHostsRequest(t *testing.T) {
 	root := makeApp(t, appSpec{settings: map[string]string{"FAKE_ECHO_ENV": "PURGE_QUEUE_NAME,FROM_OVERRIDE"}})
 	b := newFakeBroker(10, time.Minute)
-	hs := newHarness(t, root, func(o *Options) { o.Settings = map[string]string{"FROM_OVERRIDE": "yes"}; o.HostVersion = "4.9.9.9" })
+	hs := newHarness(t, root, func(o *Options) { o.Settings = map[string]string{"FROM_OVERRIDE": "yes"} })
 	hs.useBroker(b)
 	hs.start()
 	id := b.send("ok")
@@ -39,7 +39,7 @@ func TestHostCompletesAndSendsTheHostsRequest(t *testing.T) {
 	ev := hs.stdout.events("invocation")
 	e := ev[0]
 	want := map[string]any{"method": "POST", "path": "/purge", "function": "purge", "contentLength": -1.0,
-		"userAgent": "Azure-Functions-Host/4.9.9.9", "hostVersion": "4.9.9.9", "contentType": "application/json; charset=utf-8",
+		"userAgent": "Azure-Functions-Host/" + DefaultHostVersion, "hostVersion": DefaultHostVersion, "contentType": "application/json; charset=utf-8",
 		"invocationId": inv.InvocationID, "messageId": id, "deliveryCount": 1.0}
 	for k, v := range want {
 		if e[k] != v {
@@ -426,14 +426,14 @@ func TestHostLogsHandlerOutputLevels(t *testing.T) {
 	}
 }
 
-func TestHostStringTriggerAndBindingErrors(t *testing.T) {
+func TestHostBindingErrors(t *testing.T) {
 	b := newFakeBroker(2, time.Minute)
-	hs := newHarness(t, makeApp(t, appSpec{dataType: "string"}), nil)
+	hs := newHarness(t, makeApp(t, appSpec{}), nil)
 	hs.useBroker(b)
 	hs.start()
 	b.send("ok")
 	if inv := hs.next(10 * time.Second); inv.Outcome != OutcomeSuccess {
-		t.Errorf("string trigger: %+v", inv)
+		t.Errorf("binary trigger: %+v", inv)
 	}
 	waitFor(t, 5*time.Second, "the handler's invocation line", func() bool { return len(hs.stdout.events("invocation")) == 1 })
 	b.mu.Lock()
@@ -444,7 +444,7 @@ func TestHostStringTriggerAndBindingErrors(t *testing.T) {
 	b.mu.Unlock()
 	inv := hs.next(10 * time.Second)
 	if inv.Outcome != OutcomeBinding || inv.Settlement != SettlementAbandoned || inv.HandlerPID != 0 {
-		t.Errorf("non-string AMQP value body = %+v", inv)
+		t.Errorf("AMQP value body = %+v", inv)
 	}
 	if n := len(hs.stdout.events("invocation")); n != 1 {
 		t.Errorf("the handler was called %d times; a binding failure must not reach it", n)

@@ -42,7 +42,6 @@ type appSpec struct {
 	functionTimeout string // host.json functionTimeout; empty = absent
 	maxConcurrent   int
 	lockRenewal     string
-	dataType        string
 	settings        map[string]string // local.settings.json Values
 }
 
@@ -74,21 +73,14 @@ func makeApp(t *testing.T, s appSpec) string {
 	}
 	host["extensions"] = map[string]any{"serviceBus": sb}
 	writeJSON(t, filepath.Join(root, "host.json"), host)
-	dt := s.dataType
-	if dt == "" {
-		dt = "binary"
-	}
 	if err := os.Mkdir(filepath.Join(root, "purge"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	writeJSON(t, filepath.Join(root, "purge", "function.json"), map[string]any{"bindings": []map[string]any{{
 		"name": "message", "type": "serviceBusTrigger", "direction": "in", "queueName": "%PURGE_QUEUE_NAME%",
-		"connection": "ServiceBusConnection", "cardinality": "one", "dataType": dt,
+		"connection": "ServiceBusConnection", "cardinality": "one", "dataType": "binary",
 	}}})
 	values := map[string]string{"PURGE_QUEUE_NAME": "purge-requests", "FUNCTIONS_WORKER_RUNTIME": "custom"}
-	if dt == "string" {
-		values["FAKE_DATATYPE"] = "string"
-	}
 	for k, v := range s.settings {
 		values[k] = v
 	}

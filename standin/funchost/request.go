@@ -1,8 +1,8 @@
 package funchost
 
 // This file builds the invocation request exactly as the Azure Functions host
-// builds it for a serviceBusTrigger function with cardinality "one"
-// (functions-host.md §1). The golden files under testdata/ are produced by it and
+// builds it for a serviceBusTrigger function with cardinality "one" and dataType
+// "binary" (functions-host.md §1). The golden files under testdata/ are produced by it and
 // double as protocol documentation for handler authors; see testdata/README.md.
 
 import (
@@ -23,9 +23,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// DefaultHostVersion is what the stand-in reports as ScriptHost.Version when
-// Options.HostVersion is empty: the host release functions-host.md was written
-// against.
+// DefaultHostVersion is what the stand-in reports as ScriptHost.Version: the host
+// release functions-host.md was written against.
 const DefaultHostVersion = "4.1037.0.0"
 
 // ClientInfo is what the host serializes for the ServiceBusClient in
@@ -50,18 +49,16 @@ type InvocationInput struct {
 	FunctionName string
 	// BindingName is the trigger binding's name, the key under Data.
 	BindingName string
-	// DataType is the trigger's dataType: "binary", "string" or "".
-	DataType string
-	Message  *azservicebus.ReceivedMessage
-	Client   ClientInfo
+	Message     *azservicebus.ReceivedMessage
+	Client      ClientInfo
 	// UtcNow and RandGuid fill Metadata.sys; the host takes them when it binds.
 	UtcNow   time.Time
 	RandGuid string
 }
 
 // BindingError means the trigger value could not be bound, as for an AMQP
-// value or sequence body the Service Bus extension cannot convert. The real host
-// fails such an invocation before it calls the handler.
+// value or sequence body, which the Service Bus extension cannot convert to
+// binary. The real host fails such an invocation before it calls the handler.
 type BindingError struct{ Reason string }
 
 func (e *BindingError) Error() string { return "binding the trigger value failed: " + e.Reason }
@@ -70,11 +67,7 @@ func (e *BindingError) Error() string { return "binding the trigger value failed
 // {"Data":{<binding>:…},"Metadata":{…}}, compact, with the value encodings of
 // functions-host.md §1.2–§1.4:
 //
-//   - dataType "binary": Data holds standard padded base64 of the message bytes.
-//   - dataType "string" or absent: Data holds the body text, double-encoded
-//     (a JSON string whose content is a JSON string); a body that is a JSON object
-//     also has its top-level non-array, non-null properties copied into Metadata,
-//     overwriting system keys with the same name case-insensitively.
+//   - Data holds standard padded base64 of the message bytes (dataType "binary").
 //   - Metadata: DeliveryCount and SequenceNumber as JSON strings of the number;
 //     string properties double-encoded and omitted when absent; EnqueuedTimeUtc
 //     and ExpiresAtUtc at second precision without a zone; EnqueuedTime and
@@ -85,19 +78,11 @@ func BuildInvocationBody(in InvocationInput) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("no message")
 	}
-	var data []byte
-	var bodyText string
-	binary := in.DataType == "binary"
-	raw, err := triggerValue(m, binary)
+	raw, err := triggerValue(m)
 	if err != nil {
 		return nil, err
 	}
-	if binary {
-		data = netQuote(base64.StdEncoding.EncodeToString(raw.bytes))
-	} else {
-		bodyText = raw.text
-		data = doubleEncode(bodyText)
-	}
+	data := netQuote(base64.StdEncoding.EncodeToString(raw))
 
 	md := &orderedJSON{}
 	// Binding data, in the order ServiceBusTriggerBindingStrategy adds it.
@@ -142,11 +127,6 @@ func BuildInvocationBody(in InvocationInput) ([]byte, error) {
 	md.setString("TransactionPartitionKey", viaPartitionKey(m))
 	// The WebJobs SDK adds the system binding data.
 	md.set("sys", sysJSON(in.FunctionName, in.UtcNow, in.RandGuid))
-	// The script host then copies a JSON-object string body into the binding data
-	// (Utility.ApplyBindingData); a binary trigger value is not a string.
-	if !binary {
-		injectBodyProperties(md, bodyText)
-	}
 
 	var b bytes.Buffer
 	b.WriteString(`{"Data":{`)
@@ -175,10 +155,7 @@ func BuildInvocationBody(in InvocationInput) ([]byte, error) {
 // NewInvocationRequest returns the POST the host sends for one invocation:
 // http://127.0.0.1:{port}/{function}, chunked (no Content-Length, as .NET's
 // ObjectContent cannot compute its length), with the host's headers.
-func NewInvocationRequest(ctx context.Context, port int, functionName string, body []byte, invocationID, hostVersion string) (*http.Request, error) {
-	if hostVersion == "" {
-		hostVersion = DefaultHostVersion
-	}
+func NewInvocationRequest(ctx context.Context, port int, functionName string, body []byte, invocationID string) (*http.Request, error) {
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/" + functionName
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, io.NopCloser(bytes.NewReader(body)))
 	if err != nil {
@@ -187,58 +164,30 @@ func NewInvocationRequest(ctx context.Context, port int, functionName string, bo
 	req.ContentLength = -1
 	req.TransferEncoding = []string{"chunked"}
 	req.Header.Set("X-Azure-Functions-InvocationId", invocationID)
-	req.Header.Set("X-Azure-Functions-HostVersion", hostVersion)
-	req.Header.Set("User-Agent", "Azure-Functions-Host/"+hostVersion)
+	req.Header.Set("X-Azure-Functions-HostVersion", DefaultHostVersion)
+	req.Header.Set("User-Agent", "Azure-Functions-Host/"+DefaultHostVersion)
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	return req, nil
 }
 
-type triggerVal struct {
-	bytes []byte
-	text  string
-}
-
-// triggerValue converts the message body as the Service Bus extension does for
-// the requested type: MessageToByteArrayConverter (binary) needs Data sections;
-// MessageToStringConverter (string) decodes Data as UTF-8, falling back to .NET's
-// lossy decoding, and accepts an AMQP value only when it is a string.
-func triggerValue(m *azservicebus.ReceivedMessage, binary bool) (triggerVal, error) {
-	var data []byte
-	isData := true
-	var value any
-	if r := m.RawAMQPMessage; r != nil {
-		switch {
-		case len(r.Body.Data) > 0:
-			for _, d := range r.Body.Data {
-				data = append(data, d...)
-			}
-		case r.Body.Value != nil:
-			isData, value = false, r.Body.Value
-		case len(r.Body.Sequence) > 0:
-			isData = false
+// triggerValue converts the message body as the Service Bus extension's
+// MessageToByteArrayConverter does: it needs Data sections.
+func triggerValue(m *azservicebus.ReceivedMessage) ([]byte, error) {
+	r := m.RawAMQPMessage
+	if r == nil {
+		if m.Body == nil {
+			return []byte{}, nil
 		}
-	} else {
-		data = m.Body
+		return m.Body, nil
 	}
-	if binary {
-		if !isData {
-			return triggerVal{}, &BindingError{Reason: "the message body is not an AMQP data body, so it cannot be bound as binary"}
-		}
-		if data == nil {
-			data = []byte{}
-		}
-		return triggerVal{bytes: data}, nil
+	if len(r.Body.Data) == 0 && (r.Body.Value != nil || len(r.Body.Sequence) > 0) {
+		return nil, &BindingError{Reason: "the message body is not an AMQP data body, so it cannot be bound as binary"}
 	}
-	if !isData {
-		s, ok := value.(string)
-		if !ok {
-			return triggerVal{}, &BindingError{Reason: fmt.Sprintf("the AMQP body (%T) is neither data nor a string value", value)}
-		}
-		return triggerVal{text: s}, nil
+	data := []byte{}
+	for _, d := range r.Body.Data {
+		data = append(data, d...)
 	}
-	// Not emulated: the DataContract-binary string fallback for old .NET Framework
-	// senders, which no Go or current SDK sender produces.
-	return triggerVal{text: decodeUTF8Lossy(data)}, nil
+	return data, nil
 }
 
 // expiresAt is ServiceBusReceivedMessage.ExpiresAt: the absolute expiry time when
@@ -289,7 +238,7 @@ func sysJSON(method string, now time.Time, randGUID string) []byte {
 	b.WriteString(`{"MethodName":`)
 	b.Write(netQuote(method))
 	b.WriteString(`,"UtcNow":`)
-	b.Write(netJSONDateTime(now, kindUTC))
+	b.Write(netJSONDateTime(now))
 	b.WriteString(`,"RandGuid":`)
 	b.Write(netQuote(randGUID))
 	b.WriteByte('}')
@@ -328,7 +277,7 @@ func amqpValueJSON(v any) []byte {
 	case nil:
 		return []byte("null")
 	case time.Time:
-		return netJSONDateTime(x, kindUTC)
+		return netJSONDateTime(x)
 	case time.Duration: // TimeSpan
 		return netQuote(formatTimeSpan(x))
 	case []byte:
@@ -410,36 +359,5 @@ func (o *orderedJSON) set(k string, v []byte) {
 func (o *orderedJSON) setString(k string, v *string) {
 	if v != nil {
 		o.set(k, doubleEncode(*v))
-	}
-}
-
-// injectBodyProperties is Utility.ApplyBindingData: when the trimmed body looks
-// like JSON and parses as a JSON object, each top-level property that is neither
-// an array nor null goes into the binding data: objects as objects, everything
-// else through (string)JToken, so numbers, booleans ("True") and date-like strings
-// become text, which Metadata then double-encodes.
-func injectBodyProperties(md *orderedJSON, body string) {
-	t := strings.TrimSpace(body)
-	if t == "" || !(strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") || strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]")) {
-		return
-	}
-	obj, ok := parseJObject(body)
-	if !ok {
-		return
-	}
-	for i, k := range obj.keys {
-		v := obj.vals[i]
-		switch v.kind {
-		case 'a':
-			continue
-		case 'o':
-			md.set(k, appendNewtonsoft(nil, v))
-		default:
-			s, ok := netStringCast(v)
-			if !ok {
-				continue
-			}
-			md.set(k, doubleEncode(s))
-		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,11 +37,10 @@ func specMessage() *azservicebus.ReceivedMessage {
 	}
 }
 
-func specInput(m *azservicebus.ReceivedMessage, dataType string) InvocationInput {
+func specInput(m *azservicebus.ReceivedMessage) InvocationInput {
 	return InvocationInput{
 		FunctionName: "ProcessOrder",
 		BindingName:  "orderMsg",
-		DataType:     dataType,
 		Message:      m,
 		Client: ClientInfo{
 			FullyQualifiedNamespace: "contoso-sb.servicebus.windows.net",
@@ -58,32 +56,14 @@ func specInput(m *azservicebus.ReceivedMessage, dataType string) InvocationInput
 func goldenCases() map[string]InvocationInput {
 	cases := map[string]InvocationInput{}
 
-	cases["binary-json-body"] = specInput(specMessage(), "binary")
-	cases["string-json-body"] = specInput(specMessage(), "")
-
-	inj := specMessage()
-	inj.Body = []byte(`{"orderId":"A-1001","amount":42.50,"count":3,"vip":true,"note":null,"tags":["a","b"],` +
-		`"messageId":"from-the-body","placed":"2024-05-01T10:15:30+02:00","shipBy":"2024-05-03T00:00:00Z",` +
-		`"customer":{"id":7,"score":1.0,"since":"2020-01-02T03:04:05.120Z","name":"Zoë <z@example.com>"},"routingTrigger":"dropped"}`)
-	cases["string-json-body-injection"] = specInput(inj, "string")
-
-	text := specMessage()
-	text.Body = []byte("hello <world> & \"friends\"\n\tline2 \u2028 é")
-	text.ContentType = ptr("text/plain")
-	text.ApplicationProperties = nil
-	cases["string-text-body"] = specInput(text, "string")
-
-	bad := specMessage()
-	bad.Body = []byte("caf\xc3 \xe2\x82 x\xff")
-	bad.ContentType = nil
-	cases["string-invalid-utf8"] = specInput(bad, "string")
+	cases["binary-json-body"] = specInput(specMessage())
 
 	redeliv := specMessage()
 	redeliv.DeliveryCount = 3
 	redeliv.SequenceNumber = ptr(int64(9007199254740993))
 	redeliv.ContentType, redeliv.Subject, redeliv.CorrelationID, redeliv.TimeToLive = nil, nil, nil, nil
 	redeliv.ApplicationProperties = nil
-	cases["binary-redelivery"] = specInput(redeliv, "binary")
+	cases["binary-redelivery"] = specInput(redeliv)
 
 	props := specMessage()
 	props.ApplicationProperties = map[string]any{
@@ -106,7 +86,7 @@ func goldenCases() map[string]InvocationInput {
 		"symbol":    amqp.Symbol("sym"),
 		"nothing":   nil,
 	}
-	cases["binary-application-properties"] = specInput(props, "binary")
+	cases["binary-application-properties"] = specInput(props)
 
 	all := specMessage()
 	all.DeadLetterSource = ptr("orders")
@@ -119,12 +99,7 @@ func goldenCases() map[string]InvocationInput {
 		Body:               azservicebus.AMQPAnnotatedMessageBody{Data: [][]byte{[]byte(`{"order`), []byte(`Id":"A-1001"}`)}},
 		MessageAnnotations: map[any]any{"x-opt-via-partition-key": "via-pk"},
 	}
-	cases["binary-all-properties"] = specInput(all, "binary")
-
-	val := specMessage()
-	val.Body = nil
-	val.RawAMQPMessage = &azservicebus.AMQPAnnotatedMessage{Body: azservicebus.AMQPAnnotatedMessageBody{Value: "an AMQP value body"}}
-	cases["string-amqp-value-body"] = specInput(val, "")
+	cases["binary-all-properties"] = specInput(all)
 	return cases
 }
 
@@ -238,71 +213,24 @@ func TestRequestSemantics(t *testing.T) {
 	if err := json.Unmarshal(md["sys"], &sys); err != nil || sys.MethodName != "ProcessOrder" || sys.UtcNow != "2024-05-01T10:15:30.4567891Z" {
 		t.Errorf("sys = %s", md["sys"])
 	}
-
-	// String mode: the body double-encoded, its fields injected.
-	body, _ = BuildInvocationBody(cases["string-json-body"])
-	data, md = decodeLikeAHandler(t, body)
-	if got := str2(t, data["orderMsg"]); got != `{"orderId":"A-1001","amount":42.5,"customer":{"id":7}}` {
-		t.Errorf("string Data = %q", got)
-	}
-	if str2(t, md["orderId"]) != "A-1001" || str2(t, md["amount"]) != "42.5" || string(md["customer"]) != `{"id":7}` {
-		t.Errorf("injected fields: orderId=%s amount=%s customer=%s", md["orderId"], md["amount"], md["customer"])
-	}
-
-	body, _ = BuildInvocationBody(cases["string-json-body-injection"])
-	_, md = decodeLikeAHandler(t, body)
-	checks := map[string]string{
-		"MessageId": "from-the-body",       // a body property overwrites the system value
-		"amount":    "42.5",                // double re-rendered
-		"count":     "3",                   // integer as text
-		"vip":       "True",                // .NET boolean text
-		"placed":    "05/01/2024 08:15:30", // DateTime parsed, converted to the (UTC) host zone, invariant text
-		"shipBy":    "05/03/2024 00:00:00",
-	}
-	for k, want := range checks {
-		if got := str2(t, md[k]); got != want {
-			t.Errorf("injected %s = %q, want %q", k, got, want)
-		}
-	}
-	if string(md["customer"]) != `{"id":7,"score":1.0,"since":"2020-01-02T03:04:05.12Z","name":"Zoë <z@example.com>"}` {
-		t.Errorf("injected object = %s", md["customer"])
-	}
-	for _, k := range []string{"note", "tags", "routingTrigger", "messageId"} {
-		if _, ok := md[k]; ok {
-			t.Errorf("Metadata has %q", k)
-		}
-	}
-	if !strings.Contains(string(body), `"MessageId":"\"from-the-body\""`) {
-		t.Error("the overwritten MessageId must keep the system key's spelling and position")
-	}
-
-	body, _ = BuildInvocationBody(cases["string-invalid-utf8"])
-	data, _ = decodeLikeAHandler(t, body)
-	if got := str2(t, data["orderMsg"]); got != "caf\uFFFD \uFFFD x\uFFFD" {
-		t.Errorf("lossy UTF-8 = %q", got)
-	}
 }
 
 func TestRequestBindingErrors(t *testing.T) {
 	m := specMessage()
 	m.RawAMQPMessage = &azservicebus.AMQPAnnotatedMessage{Body: azservicebus.AMQPAnnotatedMessageBody{Value: "v"}}
-	_, err := BuildInvocationBody(specInput(m, "binary"))
+	_, err := BuildInvocationBody(specInput(m))
 	var be *BindingError
 	if !errors.As(err, &be) {
 		t.Errorf("binary trigger on an AMQP value body: err = %v, want a BindingError", err)
 	}
-	m.RawAMQPMessage.Body.Value = int64(5)
-	if _, err := BuildInvocationBody(specInput(m, "string")); !errors.As(err, &be) {
-		t.Errorf("string trigger on a non-string AMQP value: err = %v, want a BindingError", err)
-	}
 	m.RawAMQPMessage.Body = azservicebus.AMQPAnnotatedMessageBody{Sequence: [][]any{{1}}}
-	if _, err := BuildInvocationBody(specInput(m, "")); !errors.As(err, &be) {
+	if _, err := BuildInvocationBody(specInput(m)); !errors.As(err, &be) {
 		t.Errorf("sequence body: err = %v, want a BindingError", err)
 	}
 }
 
 func TestNewInvocationRequest(t *testing.T) {
-	req, err := NewInvocationRequest(t.Context(), 8090, "testFunctionName", []byte("{}"), "inv-1", "4.1.2.3")
+	req, err := NewInvocationRequest(t.Context(), 8090, "testFunctionName", []byte("{}"), "inv-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,8 +240,8 @@ func TestNewInvocationRequest(t *testing.T) {
 	if req.ContentLength != -1 || len(req.TransferEncoding) != 1 || req.TransferEncoding[0] != "chunked" {
 		t.Errorf("framing: length %d, transfer-encoding %v", req.ContentLength, req.TransferEncoding)
 	}
-	for k, want := range map[string]string{"X-Azure-Functions-InvocationId": "inv-1", "X-Azure-Functions-HostVersion": "4.1.2.3",
-		"User-Agent": "Azure-Functions-Host/4.1.2.3", "Content-Type": "application/json; charset=utf-8"} {
+	for k, want := range map[string]string{"X-Azure-Functions-InvocationId": "inv-1", "X-Azure-Functions-HostVersion": DefaultHostVersion,
+		"User-Agent": "Azure-Functions-Host/" + DefaultHostVersion, "Content-Type": "application/json; charset=utf-8"} {
 		if got := req.Header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}

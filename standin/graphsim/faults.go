@@ -6,17 +6,12 @@ import (
 	"time"
 )
 
-// AnyObject as the id of Script or Always applies the steps to every deletedItems request (LIST
-// included) that no object-specific step answered.
-const AnyObject = "*"
-
-// Step is one scripted answer. Scripts apply to the deletedItems routes (GET, DELETE, LIST and
-// restore), not to the soft-delete helper routes, and are consulted after the token check and the
+// Step is one scripted answer for one object id. Steps are consulted after the token check and the
 // id syntax check but before throttling and before the object is looked up, so a step can answer
 // for an id the simulator does not hold.
 type Step struct {
-	// Method the step answers ("GET", "DELETE", "POST"); "" or "*" answers any method. Requests
-	// with another method pass the step by without using it up.
+	// Method the step answers ("GET", "DELETE"); "" or "*" answers any method. Requests with
+	// another method pass the step by without using it up.
 	Method string
 	// Status to answer. 0 means "behave normally" (useful with Delay, or to let one request through
 	// in a sequence).
@@ -26,15 +21,10 @@ type Step struct {
 	// RetryAfter is sent verbatim as the Retry-After header when non-empty ("2", "0.5", or an
 	// HTTP date).
 	RetryAfter string
-	// Delay holds the answer back. With Status 0 the request takes effect first and only the
-	// response is late, like a real timeout where the DELETE may have happened.
+	// Delay holds the answer back (the delay ends early if the client goes away). With Status 0 the
+	// request takes effect first and only the response is late, like a real timeout where the
+	// DELETE may have happened.
 	Delay time.Duration
-	// Body, when non-empty, replaces the Graph error JSON (e.g. an HTML page from a gateway); Bare
-	// sends no body at all. Either makes the answer a non-Graph one, as a proxy can produce.
-	Body string
-	Bare bool
-	// Header adds or overrides response headers.
-	Header http.Header
 }
 
 func (st Step) matches(method string) bool {
@@ -47,26 +37,24 @@ type faults struct {
 	always  map[string]Step
 }
 
-// next removes and returns the step answering (id, method), trying id first and then AnyObject:
-// the first matching scripted step, else the permanent one.
+// next removes and returns the step answering (id, method): the first matching scripted step, else
+// the permanent one.
 func (f *faults) next(id, method string) (Step, bool) {
-	for _, key := range []string{id, AnyObject} {
-		if key == "" {
-			continue
-		}
-		q := f.scripts[key]
-		for i, st := range q {
-			if st.matches(method) {
-				f.scripts[key] = append(q[:i:i], q[i+1:]...)
-				if len(f.scripts[key]) == 0 {
-					delete(f.scripts, key)
-				}
-				return st, true
+	if id == "" {
+		return Step{}, false
+	}
+	q := f.scripts[id]
+	for i, st := range q {
+		if st.matches(method) {
+			f.scripts[id] = append(q[:i:i], q[i+1:]...)
+			if len(f.scripts[id]) == 0 {
+				delete(f.scripts, id)
 			}
-		}
-		if st, ok := f.always[key]; ok && st.matches(method) {
 			return st, true
 		}
+	}
+	if st, ok := f.always[id]; ok && st.matches(method) {
+		return st, true
 	}
 	return Step{}, false
 }
@@ -96,14 +84,6 @@ func (s *Server) ClearFaults(id string) {
 	defer s.mu.Unlock()
 	delete(s.faults.scripts, id)
 	delete(s.faults.always, id)
-}
-
-// SetLatency delays every answer by d (0 = off). As with Step.Delay, the request takes effect
-// first; the delay ends early if the client goes away.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
 }
 
 // defaultError is the Graph code and message used for a status when a Step gives none

@@ -56,12 +56,11 @@ func newEnv(t *testing.T, opts Options) *env {
 const (
 	callerApp    = identity.DefaultClientID
 	callerTenant = identity.DefaultTenantID
-	callerOID    = identity.DefaultObjectID
 )
 
-// token mints a Graph token with roles from the identity stand-in, on the test clock.
+// token mints a token for the simulator with roles from the identity stand-in, on the test clock.
 func (e *env) token(roles ...string) string {
-	return e.tokenFor(identity.Options{Roles: roles}, DefaultAudience)
+	return e.tokenFor(identity.Options{Roles: roles}, e.ts.URL)
 }
 
 func (e *env) tokenFor(o identity.Options, aud string) string {

@@ -15,26 +15,22 @@ import (
 //
 //	[{"id":"8f3c0c55-1f0e-4a43-9d0e-3c2b1a0f9e01","type":"user","displayName":"Leaver",
 //	  "userPrincipalName":"leaver@contoso.example","deletedAgo":"2d"},
-//	 {"id":"…","type":"application","owners":["00000000-0000-4000-8000-000000000003"],"lag":"30s"},
-//	 {"id":"…","type":"user","active":true}]
+//	 {"id":"…","type":"application","deletedDateTime":"2026-06-01T00:00:00Z","hardDeleteProtected":true},
+//	 {"id":"…","type":"user","lagReads":1}]
 //
 // deletedAgo is a Go duration ("90m", "2h") or whole days ("2d"), as the handler's settings are
-// ("7d"). Without deletedDateTime or deletedAgo, and without "active": true, an object is deleted
-// "now" (when the file is loaded). standin/seed.json is an example.
+// ("7d"). Without deletedDateTime or deletedAgo an object is deleted "now" (when the file is
+// loaded). standin/seed.json is an example.
 type SeedObject struct {
-	ID                    string         `json:"id"`
-	Type                  string         `json:"type"`
-	DisplayName           string         `json:"displayName,omitempty"`
-	UserPrincipalName     string         `json:"userPrincipalName,omitempty"`
-	DeletedDateTime       *time.Time     `json:"deletedDateTime,omitempty"`
-	DeletedAgo            string         `json:"deletedAgo,omitempty"`
-	Active                bool           `json:"active,omitempty"`
-	OnPremisesSyncEnabled *bool          `json:"onPremisesSyncEnabled,omitempty"`
-	HardDeleteProtected   bool           `json:"hardDeleteProtected,omitempty"`
-	Owners                []string       `json:"owners,omitempty"`
-	Lag                   string         `json:"lag,omitempty"`
-	LagReads              int            `json:"lagReads,omitempty"`
-	Properties            map[string]any `json:"properties,omitempty"`
+	ID                    string     `json:"id"`
+	Type                  string     `json:"type"`
+	DisplayName           string     `json:"displayName,omitempty"`
+	UserPrincipalName     string     `json:"userPrincipalName,omitempty"`
+	DeletedDateTime       *time.Time `json:"deletedDateTime,omitempty"`
+	DeletedAgo            string     `json:"deletedAgo,omitempty"`
+	OnPremisesSyncEnabled *bool      `json:"onPremisesSyncEnabled,omitempty"`
+	HardDeleteProtected   bool       `json:"hardDeleteProtected,omitempty"`
+	LagReads              int        `json:"lagReads,omitempty"`
 }
 
 // ParseSeed reads a seed file and returns its objects, validated (GUID ids, known types), with
@@ -56,38 +52,21 @@ func ParseSeed(r io.Reader, now time.Time) ([]Object, error) {
 		o := Object{
 			ID: sd.ID, Type: sd.Type, DisplayName: sd.DisplayName, UserPrincipalName: sd.UserPrincipalName,
 			OnPremisesSyncEnabled: sd.OnPremisesSyncEnabled, HardDeleteProtected: sd.HardDeleteProtected,
-			Owners: sd.Owners, LagReads: sd.LagReads, Properties: sd.Properties,
+			LagReads: sd.LagReads, DeletedAt: now,
 		}
-		if sd.Lag != "" {
-			if o.Lag, err = time.ParseDuration(sd.Lag); err != nil {
-				return nil, fmt.Errorf("graphsim: seed object %d: lag: %w", i, err)
-			}
-		}
-		set := 0
-		if sd.Active {
-			set++
-		}
-		if sd.DeletedDateTime != nil {
-			set++
+		switch {
+		case sd.DeletedDateTime != nil && sd.DeletedAgo != "":
+			return nil, fmt.Errorf("graphsim: seed object %d: give only one of deletedDateTime, deletedAgo", i)
+		case sd.DeletedDateTime != nil:
 			o.DeletedAt = *sd.DeletedDateTime
-		}
-		if sd.DeletedAgo != "" {
-			set++
+		case sd.DeletedAgo != "":
 			ago, err := parseAgo(sd.DeletedAgo)
 			if err != nil {
 				return nil, fmt.Errorf("graphsim: seed object %d: deletedAgo: %w", i, err)
 			}
 			o.DeletedAt = now.Add(-ago)
 		}
-		if set > 1 {
-			return nil, fmt.Errorf("graphsim: seed object %d: give only one of active, deletedDateTime, deletedAgo", i)
-		}
-		if set == 0 {
-			o.DeletedAt = now
-		}
-		if !o.DeletedAt.IsZero() {
-			o.DeletedAt = o.DeletedAt.UTC().Truncate(time.Second)
-		}
+		o.DeletedAt = o.DeletedAt.UTC().Truncate(time.Second)
 		if _, _, err := normalize(o); err != nil {
 			return nil, fmt.Errorf("seed object %d: %w", i, err)
 		}

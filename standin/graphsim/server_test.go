@@ -3,7 +3,6 @@ package graphsim
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,20 @@ const (
 	roleAppAll    = "Application.ReadWrite.All"
 	roleAppOwned  = "Application.ReadWrite.OwnedBy"
 )
+
+// resigned is a copy of a valid token signed with another key.
+func (e *env) resigned(key []byte, roles ...string) string {
+	e.t.Helper()
+	_, c, err := identity.New(identity.Options{Roles: roles, Now: e.clk.Now}).Issue(e.ts.URL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	raw, err := identity.Sign(key, c)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return raw
+}
 
 func TestPurgeLifecycle(t *testing.T) {
 	e := newEnv(t, Options{})
@@ -124,10 +137,11 @@ func TestAuthentication(t *testing.T) {
 	u := deletedUser(1, time.Hour)
 	e.sim.Add(u)
 	path := "/v1.0/directory/deletedItems/" + u.ID
-	expired := e.tokenFor(identity.Options{Roles: []string{roleUserPurge}, Lifetime: time.Minute}, DefaultAudience)
-	otherKey := e.tokenFor(identity.Options{Roles: []string{roleUserPurge}, SigningKey: []byte("other")}, DefaultAudience)
+	expired := e.token(roleUserPurge)
+	e.clk.Advance(identity.TokenLifetime)
+	otherKey := e.resigned([]byte("other"), roleUserPurge)
 	wrongAud := e.tokenFor(identity.Options{Roles: []string{roleUserPurge}}, "https://management.azure.com")
-	e.clk.Advance(time.Minute)
+	graphAud := e.tokenFor(identity.Options{Roles: []string{roleUserPurge}}, "https://graph.microsoft.com")
 
 	for _, tc := range []struct {
 		name, auth string
@@ -140,6 +154,7 @@ func TestAuthentication(t *testing.T) {
 		{"other key", "Bearer " + otherKey, "Access token validation failure."},
 		{"expired", "Bearer " + expired, "Access token has expired or is not yet valid."},
 		{"wrong audience", "Bearer " + wrongAud, "Access token validation failure. Invalid audience."},
+		{"real Graph's audience", "Bearer " + graphAud, "Access token validation failure. Invalid audience."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var hdr []string
@@ -164,58 +179,49 @@ func TestAuthentication(t *testing.T) {
 		t.Errorf("log authorization flags: %+v %+v", log[0], log[1])
 	}
 
-	// Audiences that are accepted: the simulator's own URL, Graph's app id, a national host.
-	for i, aud := range []string{e.ts.URL, e.ts.URL + "/", GraphAppID, "https://graph.microsoft.com/"} {
+	// The audience that is accepted: the simulator's own URL.
+	for i, aud := range []string{e.ts.URL, e.ts.URL + "/"} {
 		e.sim.Add(deletedUser(10+i, time.Hour))
 		r := e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(10+i), e.tokenFor(identity.Options{Roles: []string{roleUserPurge}}, aud))
 		e.expect(r, 204, "")
 	}
-	e.sim.Add(deletedUser(20, time.Hour))
-	r := e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(20), e.tokenFor(identity.Options{Roles: []string{roleUserPurge}}, "https://graph.microsoft.us"), "Host", "graph.microsoft.us")
-	e.expect(r, 204, "")
 }
 
 func TestPermissions(t *testing.T) {
-	other := "7a7a7a7a-0000-4000-8000-000000000099"
 	for _, tc := range []struct {
 		name   string
 		typ    string
-		owners []string
 		roles  []string
 		method string
 		status int
 		code   string
 	}{
-		{"user purge with DeleteRestore", "user", nil, []string{roleUserPurge}, "DELETE", 204, ""},
-		{"user purge with User.ReadWrite.All", "user", nil, []string{"User.ReadWrite.All"}, "DELETE", 403, "Authorization_RequestDenied"},
-		{"user purge with Directory.ReadWrite.All", "user", nil, []string{"Directory.ReadWrite.All"}, "DELETE", 403, "Authorization_RequestDenied"},
-		{"user purge with no roles", "user", nil, nil, "DELETE", 403, "Authorization_RequestDenied"},
-		{"user read with User.Read.All", "user", nil, []string{"User.Read.All"}, "GET", 200, ""},
-		{"user read with DeleteRestore", "user", nil, []string{roleUserPurge}, "GET", 200, ""},
-		{"user read with Directory.Read.All", "user", nil, []string{"Directory.Read.All"}, "GET", 200, ""},
-		{"user read with Application.Read.All", "user", nil, []string{"Application.Read.All"}, "GET", 403, "Authorization_RequestDenied"},
-		{"app purge with All", "application", nil, []string{roleAppAll}, "DELETE", 204, ""},
-		{"app purge OwnedBy owner", "application", []string{other, callerOID}, []string{roleAppOwned}, "DELETE", 204, ""},
-		{"app purge OwnedBy not owner", "application", []string{other}, []string{roleAppOwned}, "DELETE", 403, "Authorization_RequestDenied"},
-		{"app purge with user role", "application", nil, []string{roleUserPurge}, "DELETE", 403, "Authorization_RequestDenied"},
-		{"app read OwnedBy owner", "application", []string{callerOID}, []string{roleAppOwned}, "GET", 200, ""},
-		{"app read OwnedBy not owner", "application", nil, []string{roleAppOwned}, "GET", 403, "Authorization_RequestDenied"},
-		{"app read with Application.Read.All", "application", nil, []string{"Application.Read.All"}, "GET", 200, ""},
-		{"sp purge with All", "servicePrincipal", nil, []string{roleAppAll}, "DELETE", 204, ""},
-		{"sp purge OwnedBy owner", "servicePrincipal", []string{callerOID}, []string{roleAppOwned}, "DELETE", 204, ""},
-		{"sp purge OwnedBy not owner", "servicePrincipal", []string{other}, []string{roleAppOwned}, "DELETE", 403, "Authorization_RequestDenied"},
-		{"group purge app-only", "group", nil, []string{"Group.ReadWrite.All", "Directory.ReadWrite.All", roleUserPurge}, "DELETE", 403, "Authorization_RequestDenied"},
-		{"group read", "group", nil, []string{"Group.Read.All"}, "GET", 200, ""},
-		{"group read with user role", "group", nil, []string{"User.Read.All"}, "GET", 403, "Authorization_RequestDenied"},
-		{"administrative unit purge", "administrativeUnit", nil, []string{"AdministrativeUnit.ReadWrite.All", "Directory.ReadWrite.All"}, "DELETE", 400, "Request_BadRequest"},
-		{"administrative unit read", "administrativeUnit", nil, []string{"Directory.Read.All"}, "GET", 200, ""},
-		{"agent identity purge", "agentIdentity", nil, []string{"AgentIdentity.ReadWrite.All"}, "DELETE", 204, ""},
-		{"pki purge with documented Read", "certificateBasedAuthPki", nil, []string{"PublicKeyInfrastructure.Read.All"}, "DELETE", 204, ""},
+		{"user purge with DeleteRestore", "user", []string{roleUserPurge}, "DELETE", 204, ""},
+		{"user purge with User.ReadWrite.All", "user", []string{"User.ReadWrite.All"}, "DELETE", 403, "Authorization_RequestDenied"},
+		{"user purge with Directory.ReadWrite.All", "user", []string{"Directory.ReadWrite.All"}, "DELETE", 403, "Authorization_RequestDenied"},
+		{"user purge with no roles", "user", nil, "DELETE", 403, "Authorization_RequestDenied"},
+		{"user read with User.Read.All", "user", []string{"User.Read.All"}, "GET", 200, ""},
+		{"user read with DeleteRestore", "user", []string{roleUserPurge}, "GET", 200, ""},
+		{"user read with Directory.Read.All", "user", []string{"Directory.Read.All"}, "GET", 200, ""},
+		{"user read with Application.Read.All", "user", []string{"Application.Read.All"}, "GET", 403, "Authorization_RequestDenied"},
+		{"app purge with All", "application", []string{roleAppAll}, "DELETE", 204, ""},
+		{"app purge with OwnedBy (ownership is not modelled)", "application", []string{roleAppOwned}, "DELETE", 403, "Authorization_RequestDenied"},
+		{"app purge with user role", "application", []string{roleUserPurge}, "DELETE", 403, "Authorization_RequestDenied"},
+		{"app read with OwnedBy", "application", []string{roleAppOwned}, "GET", 403, "Authorization_RequestDenied"},
+		{"app read with Application.Read.All", "application", []string{"Application.Read.All"}, "GET", 200, ""},
+		{"sp purge with All", "servicePrincipal", []string{roleAppAll}, "DELETE", 204, ""},
+		{"group purge app-only", "group", []string{"Group.ReadWrite.All", "Directory.ReadWrite.All", roleUserPurge}, "DELETE", 403, "Authorization_RequestDenied"},
+		{"group read", "group", []string{"Group.Read.All"}, "GET", 200, ""},
+		{"group read with user role", "group", []string{"User.Read.All"}, "GET", 403, "Authorization_RequestDenied"},
+		{"administrative unit purge", "administrativeUnit", []string{"AdministrativeUnit.ReadWrite.All", "Directory.ReadWrite.All"}, "DELETE", 403, "Authorization_RequestDenied"},
+		{"administrative unit read", "administrativeUnit", []string{"Directory.Read.All"}, "GET", 200, ""},
+		{"agent identity purge", "agentIdentity", []string{"AgentIdentity.ReadWrite.All"}, "DELETE", 204, ""},
+		{"pki purge with documented Read", "certificateBasedAuthPki", []string{"PublicKeyInfrastructure.Read.All"}, "DELETE", 204, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, Options{})
 			id := guid(1)
-			e.sim.Add(Object{ID: id, Type: tc.typ, DisplayName: "x", Owners: tc.owners, DeletedAt: t0.Add(-time.Hour)})
+			e.sim.Add(Object{ID: id, Type: tc.typ, DisplayName: "x", DeletedAt: t0.Add(-time.Hour)})
 			r := e.do(tc.method, "/v1.0/directory/deletedItems/"+id, e.token(tc.roles...))
 			e.expect(r, tc.status, tc.code)
 			if tc.status == 403 && r.errMessage() != "Insufficient privileges to complete the operation." {
@@ -229,12 +235,6 @@ func TestPermissions(t *testing.T) {
 			}
 		})
 	}
-
-	t.Run("administrative unit as 403", func(t *testing.T) {
-		e := newEnv(t, Options{AdministrativeUnitStatus: 403})
-		e.sim.Add(Object{ID: guid(1), Type: "administrativeUnit", DeletedAt: t0})
-		e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(1), e.token("Directory.ReadWrite.All")), 403, "Authorization_RequestDenied")
-	})
 }
 
 func TestObjectIdentifiers(t *testing.T) {
@@ -268,24 +268,31 @@ func TestObjectIdentifiers(t *testing.T) {
 		t.Errorf("active object changed: %+v %v", o, ok)
 	}
 	// Routes and methods Graph does not have.
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems", tok), 400, "Request_UnsupportedQuery")
-	if r := e.do("GET", "/beta/directory/deletedItems", tok); r.errMessage() != "Searches against this resource are not supported. Only specific instances can be queried." {
+	r := e.do("GET", "/v1.0/directory/deletedItems", tok)
+	e.expect(r, 400, "Request_UnsupportedQuery")
+	if r.errMessage() != "Searches against this resource are not supported. Only specific instances can be queried." {
 		t.Errorf("list without cast: %s", r.raw)
 	}
 	e.expect(e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.contact", tok), 400, "BadRequest")
 	e.expect(e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.device", tok), 400, "BadRequest") // beta only
 	e.expect(e.do("PATCH", "/v1.0/directory/deletedItems/"+guid(2), tok), 405, "Request_BadRequest")
 	e.expect(e.do("GET", "/v2.0/directory/deletedItems/"+guid(2), tok), 400, "BadRequest")
+	e.expect(e.do("GET", "/beta/directory/deletedItems/"+guid(2), tok), 400, "BadRequest")
 	e.expect(e.do("GET", "/v1.0/me", tok), 400, "BadRequest")
+	e.expect(e.do("DELETE", "/v1.0/users/"+guid(2), tok), 400, "BadRequest")
+	e.expect(e.do("POST", "/v1.0/directory/deletedItems/"+guid(2)+"/restore", tok), 400, "BadRequest")
+	// Query options the simulator does not implement are refused, not ignored.
+	for _, q := range []string{"$select=id", "$filter=startswith(displayName,'a')", "$expand=owners"} {
+		e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+guid(2)+"?"+q, tok), 400, "Request_UnsupportedQuery")
+	}
 }
 
 func TestReplicationLag(t *testing.T) {
 	e := newEnv(t, Options{})
 	tok := e.token(roleUserPurge, "User.ReadWrite.All")
-	byTime, byReads := deletedUser(1, 0), deletedUser(2, 0)
-	byTime.Lag = 30 * time.Second
+	byReads := deletedUser(2, 0)
 	byReads.LagReads = 2
-	e.sim.Add(byTime, byReads)
+	e.sim.Add(byReads)
 
 	list := func() []string {
 		r := e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.user", tok)
@@ -298,27 +305,12 @@ func TestReplicationLag(t *testing.T) {
 	if got := list(); len(got) != 0 {
 		t.Errorf("LIST during lag = %v, want none", got)
 	}
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+byTime.ID, tok), 404, "Request_ResourceNotFound")
-	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+byTime.ID, tok), 404, "Request_ResourceNotFound")
-	e.clk.Advance(29 * time.Second)
-	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+byTime.ID, tok), 404, "Request_ResourceNotFound")
-	e.clk.Advance(time.Second)
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+byTime.ID, tok), 200, "")
-
 	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+byReads.ID, tok), 404, "Request_ResourceNotFound")
 	if got := list(); slices.Contains(got, byReads.ID) {
 		t.Error("LIST showed an object with lagged reads left (LIST must not use them up)")
 	}
 	e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+byReads.ID, tok), 404, "Request_ResourceNotFound")
 	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+byReads.ID, tok), 204, "")
-
-	// Lag configured on an active object applies from its soft delete.
-	active := Object{ID: guid(3), Type: "user", Lag: 10 * time.Second}
-	e.sim.Add(active)
-	e.expect(e.do("DELETE", "/v1.0/users/"+active.ID, tok), 204, "")
-	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+active.ID, tok), 404, "Request_ResourceNotFound")
-	e.clk.Advance(10 * time.Second)
-	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+active.ID, tok), 204, "")
 }
 
 func TestHardDeleteProtection(t *testing.T) {
@@ -327,7 +319,7 @@ func TestHardDeleteProtection(t *testing.T) {
 	p := deletedUser(1, 24*time.Hour)
 	p.HardDeleteProtected = true
 	synced := deletedUser(2, time.Hour)
-	synced.HardDeleteProtected, synced.OnPremisesSyncEnabled = true, ptr(true)
+	synced.OnPremisesSyncEnabled = ptr(true)
 	e.sim.Add(p, synced)
 
 	r := e.do("DELETE", "/v1.0/directory/deletedItems/"+p.ID, tok)
@@ -345,29 +337,6 @@ func TestHardDeleteProtection(t *testing.T) {
 	if r.body["onPremisesSyncEnabled"] != true {
 		t.Errorf("synced user onPremisesSyncEnabled = %v", r.body["onPremisesSyncEnabled"])
 	}
-	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+synced.ID, tok), 204, "") // exempt
-
-	e2 := newEnv(t, Options{ProtectionStatus: 403, ProtectionCode: "Authorization_RequestDenied"})
-	app := Object{ID: guid(3), Type: "application", DeletedAt: t0, HardDeleteProtected: true}
-	e2.sim.Add(app)
-	e2.expect(e2.do("DELETE", "/v1.0/directory/deletedItems/"+app.ID, e2.token(roleAppAll)), 403, "Authorization_RequestDenied")
-}
-
-func TestRetention(t *testing.T) {
-	e := newEnv(t, Options{})
-	tok := e.token(roleUserPurge)
-	old, young := deletedUser(1, 30*24*time.Hour+time.Second), deletedUser(2, 29*24*time.Hour)
-	e.sim.Add(old, young)
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+old.ID, tok), 404, "Request_ResourceNotFound")
-	if _, ok := e.sim.Object(old.ID); ok {
-		t.Error("aged-out object still reported by Object")
-	}
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+young.ID, tok), 200, "")
-	e.clk.Advance(24*time.Hour + time.Second)
-	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+young.ID, e.token(roleUserPurge)), 404, "Request_ResourceNotFound")
-	if e.sim.Purged(young.ID) {
-		t.Error("an aged-out object counts as purged")
-	}
 }
 
 func TestThrottlingWrites(t *testing.T) {
@@ -379,9 +348,6 @@ func TestThrottlingWrites(t *testing.T) {
 	for i := range 3 {
 		r := e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(i), tok)
 		e.expect(r, 204, "")
-		if pct := r.header.Get("x-ms-throttle-limit-percentage"); (i == 2) != (pct != "") {
-			t.Errorf("purge %d: x-ms-throttle-limit-percentage = %q (want it only above 80%%)", i, pct)
-		}
 	}
 	r := e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(3), tok)
 	e.expect(r, 429, "TooManyRequests")
@@ -393,10 +359,9 @@ func TestThrottlingWrites(t *testing.T) {
 		t.Errorf("429 innerError = %v", inner)
 	}
 	for k, v := range map[string]string{
-		"Retry-After":                    "10",
-		"x-ms-throttle-scope":            "Tenant_Application/Write/" + callerApp + "/" + callerTenant,
-		"x-ms-throttle-information":      "WriteLimitExceeded",
-		"x-ms-throttle-limit-percentage": "1.00",
+		"Retry-After":               "10",
+		"x-ms-throttle-scope":       "Tenant_Application/Write/" + callerApp + "/" + callerTenant,
+		"x-ms-throttle-information": "WriteLimitExceeded",
 	} {
 		if got := r.header.Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
@@ -427,48 +392,13 @@ func TestThrottlingWrites(t *testing.T) {
 	}
 }
 
-func TestThrottlingResourceUnitsAndTenant(t *testing.T) {
-	e := newEnv(t, Options{Throttle: ThrottleLimits{ResourceUnits: 2, ResourceUnitWindow: time.Second, TenantWrites: 2, FractionalRetryAfter: true}})
-	e.sim.Add(deletedUser(1, time.Hour), deletedUser(2, time.Hour), deletedUser(3, time.Hour))
-	tok := e.token(roleUserPurge)
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+guid(1), tok), 200, "")
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+guid(1), tok), 200, "")
-	r := e.do("GET", "/v1.0/directory/deletedItems/"+guid(1), tok)
-	e.expect(r, 429, "TooManyRequests")
-	if ra := r.header.Get("Retry-After"); ra != "0.500" {
-		t.Errorf("fractional Retry-After = %q, want 0.500", ra)
-	}
-	if r.header.Get("x-ms-throttle-information") != "ResourceUnitLimitExceeded" ||
-		r.header.Get("x-ms-throttle-scope") != "Tenant_Application/ReadWrite/"+callerApp+"/"+callerTenant {
-		t.Errorf("RU throttle headers: %v", r.header)
-	}
-	e.clk.Advance(time.Second)
-
-	// Two applications in one tenant share the tenant write bucket.
-	tokB := e.tokenFor(identity.Options{Roles: []string{roleUserPurge}, ClientID: "bbbbbbbb-0000-4000-8000-00000000000b"}, DefaultAudience)
-	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(1), tok), 204, "")
-	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(2), tokB), 204, "")
-	r = e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(3), tokB)
-	e.expect(r, 429, "TooManyRequests")
-	if r.header.Get("x-ms-throttle-scope") != "Tenant/Write/bbbbbbbb-0000-4000-8000-00000000000b/"+callerTenant {
-		t.Errorf("tenant scope = %q", r.header.Get("x-ms-throttle-scope"))
-	}
-	if !regexp.MustCompile(`^\d+\.\d{3}$`).MatchString(r.header.Get("Retry-After")) {
-		t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
-	}
-}
-
-func TestThrottlingDefaultsAndDisabled(t *testing.T) {
+func TestThrottlingDefaults(t *testing.T) {
 	e := newEnv(t, Options{})
-	e.sim.Add(deletedUser(1, time.Hour))
 	tok := e.token(roleUserPurge)
-	for range 50 {
-		e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+guid(1), tok), 200, "")
-	}
-	e2 := newEnv(t, Options{Throttle: ThrottleLimits{ResourceUnits: 1, Disabled: true}})
-	e2.sim.Add(deletedUser(1, time.Hour))
-	for range 5 {
-		e2.expect(e2.do("GET", "/v1.0/directory/deletedItems/"+guid(1), e2.token(roleUserPurge)), 200, "")
+	for i := range 50 {
+		e.sim.Add(deletedUser(i, time.Hour))
+		e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+guid(i), tok), 200, "")
+		e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(i), tok), 204, "")
 	}
 }
 
@@ -482,8 +412,6 @@ func TestScriptedFaults(t *testing.T) {
 		Step{Method: "DELETE", Status: 503, RetryAfter: "2"},
 		Step{Method: "DELETE", Status: 429, RetryAfter: "1.5"},
 		Step{Method: "delete", Status: 409},
-		Step{Method: "DELETE", Status: 502, Bare: true},
-		Step{Method: "DELETE", Status: 504, Body: "<html>gateway timeout</html>"},
 	)
 	// A GET passes the DELETE steps by without using them up.
 	e.expect(e.do("GET", path, tok), 200, "")
@@ -503,14 +431,6 @@ func TestScriptedFaults(t *testing.T) {
 	if r.errMessage() != "Error due to concurrent requests being made to the tenant. Please wait briefly and retry." {
 		t.Errorf("409 message %q", r.errMessage())
 	}
-	r = e.do("DELETE", path, tok)
-	if r.status != 502 || len(r.raw) != 0 || r.header.Get("request-id") == "" {
-		t.Errorf("bare 502: %d %q", r.status, r.raw)
-	}
-	r = e.do("DELETE", path, tok)
-	if r.status != 504 || string(r.raw) != "<html>gateway timeout</html>" || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
-		t.Errorf("html 504: %d %q", r.status, r.raw)
-	}
 	e.sim.Script(u.ID, Step{Status: 500, Code: "generalException", Message: "boom"})
 	r = e.do("GET", path, tok) // an any-method step takes a GET too
 	e.expect(r, 500, "generalException")
@@ -528,12 +448,12 @@ func TestScriptedFaults(t *testing.T) {
 			injected++
 		}
 	}
-	if injected != 6 {
-		t.Errorf("%d requests marked injected, want 6", injected)
+	if injected != 4 {
+		t.Errorf("%d requests marked injected, want 4", injected)
 	}
 }
 
-func TestAlwaysAndAnyObject(t *testing.T) {
+func TestAlways(t *testing.T) {
 	e := newEnv(t, Options{})
 	tok := e.token(roleUserPurge)
 	e.sim.Add(deletedUser(1, time.Hour), deletedUser(2, time.Hour))
@@ -545,14 +465,13 @@ func TestAlwaysAndAnyObject(t *testing.T) {
 	e.sim.ClearFaults(guid(1))
 	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(1), tok), 204, "")
 
-	// Scripts for AnyObject catch ids the simulator does not even hold, and LISTs.
-	e.sim.Script(AnyObject, Step{Status: 503}, Step{Method: "GET", Status: 504})
+	// Scripts answer for ids the simulator does not even hold.
+	e.sim.Script(guid(7), Step{Status: 503})
 	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(7), tok), 503, "serviceNotAvailable")
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.user", tok), 504, "GatewayTimeout")
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.user", tok), 200, "")
+	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+guid(7), tok), 404, "Request_ResourceNotFound")
 }
 
-func TestDelaysAndTimeouts(t *testing.T) {
+func TestDelays(t *testing.T) {
 	e := newEnv(t, Options{})
 	tok := e.token(roleUserPurge)
 	e.sim.Add(deletedUser(1, time.Hour), deletedUser(2, time.Hour))
@@ -584,58 +503,6 @@ func TestDelaysAndTimeouts(t *testing.T) {
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("the delay held the simulator up for %v after the client left", d)
 	}
-
-	e.sim.SetLatency(150 * time.Millisecond)
-	start = time.Now()
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+guid(2), tok), 200, "")
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("latency not applied: %v", d)
-	}
-	e.sim.SetLatency(0)
-}
-
-func TestRestoreAndSoftDeleteRoutes(t *testing.T) {
-	e := newEnv(t, Options{})
-	tok := e.token(roleUserPurge, "User.Read.All")
-	u := Object{ID: guid(1), Type: "user", DisplayName: "Active", UserPrincipalName: "a@contoso.example"}
-	e.sim.Add(u)
-	e.expect(e.do("GET", "/v1.0/users/"+u.ID, tok), 200, "")
-	e.expect(e.do("DELETE", "/v1.0/groups/"+u.ID, e.token("Group.ReadWrite.All")), 404, "Request_ResourceNotFound")
-	e.expect(e.do("DELETE", "/v1.0/users/"+u.ID, e.token("User.Read.All")), 403, "Authorization_RequestDenied")
-
-	e.clk.Advance(90 * time.Minute)
-	tok = e.token(roleUserPurge, "User.Read.All")
-	e.expect(e.do("DELETE", "/v1.0/users/"+u.ID, tok), 204, "")
-	if o, ok := e.sim.Object(u.ID); !ok || !o.DeletedAt.Equal(t0.Add(90*time.Minute)) {
-		t.Errorf("after soft delete: %+v %v", o, ok)
-	}
-	e.expect(e.do("GET", "/v1.0/users/"+u.ID, tok), 404, "Request_ResourceNotFound")
-	r := e.do("GET", "/beta/directory/deletedItems/"+u.ID, tok)
-	if r.status != 200 || r.body["deletedDateTime"] != "2026-06-10T11:00:00Z" {
-		t.Errorf("GET after soft delete: %d %s", r.status, r.raw)
-	}
-
-	r = e.do("POST", "/v1.0/directory/deletedItems/"+u.ID+"/restore", tok)
-	e.expect(r, 200, "")
-	if r.body["deletedDateTime"] != nil || r.body["@odata.type"] != "#microsoft.graph.user" {
-		t.Errorf("restore body %s", r.raw)
-	}
-	e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+u.ID, tok), 404, "Request_ResourceNotFound")
-	e.expect(e.do("GET", "/v1.0/users/"+u.ID, tok), 200, "")
-
-	// SoftDelete via the API, then restore with the alternate action name.
-	if err := e.sim.SoftDelete(u.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.sim.SoftDelete(u.ID); err == nil {
-		t.Error("second SoftDelete should fail")
-	}
-	e.expect(e.do("POST", "/v1.0/directory/deletedItems/"+u.ID+"/microsoft.graph.restore", tok), 200, "")
-
-	app := Object{ID: guid(2), Type: "application", Owners: []string{callerOID}}
-	e.sim.Add(app)
-	e.expect(e.do("DELETE", "/v1.0/applications/"+app.ID, e.token(roleAppOwned)), 204, "")
-	e.expect(e.do("DELETE", "/v1.0/directory/deletedItems/"+app.ID, e.token(roleAppOwned)), 204, "")
 }
 
 func TestRequestLogJSON(t *testing.T) {
@@ -660,13 +527,6 @@ func TestRequestLogJSON(t *testing.T) {
 	}
 	if strings.Contains(out, tok) || strings.Contains(out, "eyJ") {
 		t.Error("a token leaked into the log")
-	}
-	e.sim.Reset()
-	if len(e.sim.Requests()) != 0 {
-		t.Error("Reset kept the log")
-	}
-	if _, ok := e.sim.Object(guid(1)); ok {
-		t.Error("Reset kept objects")
 	}
 }
 

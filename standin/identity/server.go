@@ -16,11 +16,9 @@
 //   - missing X-IDENTITY-HEADER → 400; wrong value → 401 (App Service's own codes here are not
 //     documented; Container Apps has been seen to answer 403 with an empty body);
 //   - api-version other than 2019-08-01, or no resource → 400;
-//   - a client_id / object_id / mi_res_id that is not the configured identity → 400 "Unable to load
-//     the proper Managed Identity." (the message App Service really gives).
-//
-// The server models one identity, reachable both as system-assigned (no id parameter) and as
-// user-assigned by any of its three ids.
+//   - a client_id, object_id or mi_res_id → 400 "Unable to load the proper Managed Identity." (the
+//     message App Service gives for an identity that is not assigned): the server models one
+//     system-assigned identity, which is what the handler uses when AZURE_CLIENT_ID is empty.
 package identity
 
 import (
@@ -56,31 +54,23 @@ type Options struct {
 	Header string
 	// Roles go into the roles claim of every token (app roles granted to the identity).
 	Roles []string
-	// Lifetime of issued tokens. Default 1h, like App Service. MSAL serves a cached token only while
-	// more than 5 minutes remain, so a lifetime under 5 minutes makes every GetToken call reach us.
-	Lifetime time.Duration
 	// ClientID (appid), ObjectID (oid/sub) and TenantID (tid) of the identity.
 	ClientID, ObjectID, TenantID string
-	// ResourceID is the ARM id of the identity, accepted as mi_res_id and put in xms_mirid.
-	// Default: a made-up user-assigned identity id.
-	ResourceID string
-	// SigningKey signs the tokens (HS256). Default DevSigningKey.
-	SigningKey []byte
-	// Now is the clock for iat/nbf/exp. Default time.Now.
+	// Now is the clock for iat/nbf/exp (tokens live TokenLifetime). Default time.Now.
 	Now func() time.Time
 	// Log, when set, receives one JSON line per request (a TokenRequest). Tokens are never logged.
 	Log io.Writer
 }
 
-// TokenRequest records one request made to the endpoint.
+// TokenLifetime is how long issued tokens live, as on App Service.
+const TokenLifetime = time.Hour
+
+// TokenRequest records one request made to the endpoint (Options.Log).
 type TokenRequest struct {
-	Time       time.Time `json:"time"`
-	Resource   string    `json:"resource"`
-	ClientID   string    `json:"clientId,omitempty"`
-	ObjectID   string    `json:"objectId,omitempty"`
-	ResourceID string    `json:"miResId,omitempty"`
-	Status     int       `json:"status"`
-	Error      string    `json:"error,omitempty"`
+	Time     time.Time `json:"time"`
+	Resource string    `json:"resource"`
+	Status   int       `json:"status"`
+	Error    string    `json:"error,omitempty"`
 }
 
 // Server is the managed-identity endpoint. It is an http.Handler that answers on any path, so it
@@ -88,21 +78,15 @@ type TokenRequest struct {
 type Server struct {
 	opts Options
 
-	mu             sync.Mutex
-	roles          []string
-	failNext       int
-	failNextStatus int
-	failing        int
-	requests       []TokenRequest
+	mu      sync.Mutex
+	failing int
+	calls   int
 }
 
 // New returns a Server with opts, defaults filled in.
 func New(opts Options) *Server {
 	if opts.Header == "" {
 		opts.Header = DefaultHeader
-	}
-	if opts.Lifetime <= 0 {
-		opts.Lifetime = time.Hour
 	}
 	if opts.ClientID == "" {
 		opts.ClientID = DefaultClientID
@@ -113,38 +97,15 @@ func New(opts Options) *Server {
 	if opts.TenantID == "" {
 		opts.TenantID = DefaultTenantID
 	}
-	if opts.ResourceID == "" {
-		opts.ResourceID = "/subscriptions/00000000-0000-4000-8000-000000000000/resourcegroups/rg-entra-purge-local/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-entra-purge-local"
-	}
-	if len(opts.SigningKey) == 0 {
-		opts.SigningKey = DevSigningKey
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Server{opts: opts, roles: append([]string(nil), opts.Roles...)}
+	opts.Roles = append([]string(nil), opts.Roles...)
+	return &Server{opts: opts}
 }
 
-// Options returns the effective options (defaults filled in), e.g. to learn the client id.
-func (s *Server) Options() Options { return s.opts }
-
-// SetRoles replaces the roles put into tokens issued from now on. Tokens already issued, and
-// tokens MSAL has cached, keep their roles, exactly as with real managed identities.
-func (s *Server) SetRoles(roles []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.roles = append([]string(nil), roles...)
-}
-
-// FailNext makes the next n requests fail with status (and an App Service error body). Note that
-// azcore retries 408/429/500/502/503/504 up to 3 times by default, so one GetToken can use up to 4.
-func (s *Server) FailNext(n int, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failNext, s.failNextStatus = n, status
-}
-
-// SetFailing makes every request fail with status until called with 0.
+// SetFailing makes every request fail with status (and an App Service error body) until called
+// with 0. Note that azcore retries 408/429/500/502/503/504 up to 3 times by default.
 func (s *Server) SetFailing(status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -155,22 +116,12 @@ func (s *Server) SetFailing(status int) {
 func (s *Server) Calls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.requests)
-}
-
-// Requests returns a copy of the request log.
-func (s *Server) Requests() []TokenRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]TokenRequest(nil), s.requests...)
+	return s.calls
 }
 
 // Issue mints a token for resource as the endpoint would, without an HTTP round trip. Useful for
 // tests of the Graph simulator that do not care how the token was obtained.
 func (s *Server) Issue(resource string) (string, Claims, error) {
-	s.mu.Lock()
-	roles := append([]string(nil), s.roles...)
-	s.mu.Unlock()
 	now := s.opts.Now()
 	c := Claims{
 		Audience:        resource,
@@ -180,16 +131,15 @@ func (s *Server) Issue(resource string) (string, Claims, error) {
 		ObjectID:        s.opts.ObjectID,
 		Subject:         s.opts.ObjectID,
 		TenantID:        s.opts.TenantID,
-		Roles:           roles,
+		Roles:           append([]string(nil), s.opts.Roles...),
 		IDType:          "app",
-		MIResourceID:    s.opts.ResourceID,
 		TokenID:         uuid.NewString(),
 		Version:         "1.0",
 		IssuedAt:        now.Unix(),
 		NotBefore:       now.Unix(),
-		ExpiresAt:       now.Add(s.opts.Lifetime).Unix(),
+		ExpiresAt:       now.Add(TokenLifetime).Unix(),
 	}
-	raw, err := Sign(s.opts.SigningKey, c)
+	raw, err := Sign(DevSigningKey, c)
 	return raw, c, err
 }
 
@@ -210,23 +160,11 @@ type errorResponse struct {
 // ServeHTTP implements the token protocol.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	rec := TokenRequest{
-		Time:       s.opts.Now(),
-		Resource:   q.Get("resource"),
-		ClientID:   q.Get("client_id"),
-		ObjectID:   q.Get("object_id"),
-		ResourceID: q.Get("mi_res_id"),
-	}
-	status, msg := s.check(r, rec)
+	rec := TokenRequest{Time: s.opts.Now(), Resource: q.Get("resource")}
+	status, msg := s.check(r)
 	if status == 0 {
 		s.mu.Lock()
-		switch {
-		case s.failing != 0:
-			status = s.failing
-		case s.failNext > 0:
-			s.failNext--
-			status = s.failNextStatus
-		}
+		status = s.failing
 		s.mu.Unlock()
 		if status != 0 {
 			msg = fmt.Sprintf("Injected failure: %s.", http.StatusText(status))
@@ -262,7 +200,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // check validates the request; 0 means it may be answered with a token.
-func (s *Server) check(r *http.Request, rec TokenRequest) (int, string) {
+func (s *Server) check(r *http.Request) (int, string) {
 	if r.Method != http.MethodGet {
 		return http.StatusMethodNotAllowed, "Only GET is supported."
 	}
@@ -273,33 +211,24 @@ func (s *Server) check(r *http.Request, rec TokenRequest) (int, string) {
 	if h[0] != s.opts.Header {
 		return http.StatusUnauthorized, "X-IDENTITY-HEADER does not match."
 	}
-	if v := r.URL.Query().Get("api-version"); v != APIVersion {
+	q := r.URL.Query()
+	if v := q.Get("api-version"); v != APIVersion {
 		return http.StatusBadRequest, fmt.Sprintf("Unsupported api-version %q; expected %s.", v, APIVersion)
 	}
-	if strings.TrimSpace(rec.Resource) == "" {
+	if strings.TrimSpace(q.Get("resource")) == "" {
 		return http.StatusBadRequest, "Missing required query parameter: resource."
 	}
-	given := 0
-	for _, v := range []string{rec.ClientID, rec.ObjectID, rec.ResourceID} {
-		if v != "" {
-			given++
+	for _, id := range []string{"client_id", "object_id", "mi_res_id"} {
+		if q.Get(id) != "" {
+			return http.StatusBadRequest, MessageIdentityNotFound
 		}
-	}
-	if given > 1 {
-		return http.StatusBadRequest, "Only one of client_id, object_id and mi_res_id may be given."
-	}
-	switch {
-	case rec.ClientID != "" && !strings.EqualFold(rec.ClientID, s.opts.ClientID),
-		rec.ObjectID != "" && !strings.EqualFold(rec.ObjectID, s.opts.ObjectID),
-		rec.ResourceID != "" && !strings.EqualFold(rec.ResourceID, s.opts.ResourceID):
-		return http.StatusBadRequest, MessageIdentityNotFound
 	}
 	return 0, ""
 }
 
 func (s *Server) record(rec TokenRequest) {
 	s.mu.Lock()
-	s.requests = append(s.requests, rec)
+	s.calls++
 	s.mu.Unlock()
 	if s.opts.Log != nil {
 		b, err := json.Marshal(rec)

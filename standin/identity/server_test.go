@@ -35,7 +35,7 @@ func start(t *testing.T, s *Server) string {
 	t.Cleanup(ts.Close)
 	endpoint := ts.URL + "/msi/token"
 	t.Setenv("IDENTITY_ENDPOINT", endpoint)
-	t.Setenv("IDENTITY_HEADER", s.Options().Header)
+	t.Setenv("IDENTITY_HEADER", s.opts.Header)
 	t.Setenv("IDENTITY_SERVER_THUMBPRINT", "")
 	t.Setenv("MSI_ENDPOINT", "")
 	t.Setenv("MSI_SECRET", "")
@@ -75,7 +75,8 @@ func getToken(t *testing.T, cred *azidentity.ManagedIdentityCredential, scope st
 
 func TestAzidentitySystemAssignedGraphToken(t *testing.T) {
 	roles := []string{"User.DeleteRestore.All", "Application.ReadWrite.OwnedBy"}
-	s := New(Options{Header: "h-system", Roles: roles})
+	var log syncio.Buffer
+	s := New(Options{Header: "h-system", Roles: roles, Log: &log})
 	start(t, s)
 	cred := credential(t, nil, fastRetry)
 	graphScope, wantAud := "https://graph.microsoft.com/.default", "https://graph.microsoft.com"
@@ -115,45 +116,13 @@ func TestAzidentitySystemAssignedGraphToken(t *testing.T) {
 	if _, _, err := getToken(t, cred, graphScope); err != nil {
 		t.Fatal(err)
 	}
-	reqs := s.Requests()
-	if len(reqs) != 1 || s.Calls() != 1 {
-		t.Fatalf("requests = %+v, want exactly 1", reqs)
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	if len(lines) != 1 || s.Calls() != 1 {
+		t.Fatalf("requests = %q, want exactly 1", lines)
 	}
-	if reqs[0].Resource != wantAud || reqs[0].ClientID != "" || reqs[0].Status != 200 {
-		t.Errorf("request = %+v", reqs[0])
-	}
-}
-
-func TestAzidentityUserAssigned(t *testing.T) {
-	const clientID = "5d1c9b1e-0c1f-4c55-9e5b-6a51f0e3b001"
-	const objectID = "5d1c9b1e-0c1f-4c55-9e5b-6a51f0e3b002"
-	const resID = "/subscriptions/x/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-test"
-	s := New(Options{Header: "h-user", ClientID: clientID, ObjectID: objectID, ResourceID: resID, Roles: []string{"User.Read.All"}})
-	start(t, s)
-
-	for i, tc := range []struct {
-		id    azidentity.ManagedIDKind
-		check func(TokenRequest) bool
-	}{
-		{azidentity.ClientID(clientID), func(r TokenRequest) bool { return r.ClientID == clientID }},
-		{azidentity.ObjectID(objectID), func(r TokenRequest) bool { return r.ObjectID == objectID }},
-		{azidentity.ResourceID(resID), func(r TokenRequest) bool { return r.ResourceID == resID }},
-	} {
-		raw, _, err := getToken(t, credential(t, tc.id, fastRetry), scope("identity-user-assigned-"+strconv.Itoa(i)))
-		if err != nil {
-			t.Fatalf("%v: %v", tc.id, err)
-		}
-		c, err := ParseToken(DevSigningKey, raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.AppID != clientID || c.ObjectID != objectID || c.MIResourceID != resID {
-			t.Errorf("%v: claims %+v", tc.id, c)
-		}
-		reqs := s.Requests()
-		if last := reqs[len(reqs)-1]; !tc.check(last) {
-			t.Errorf("%v: request %+v does not carry the id", tc.id, last)
-		}
+	var req TokenRequest
+	if err := json.Unmarshal([]byte(lines[0]), &req); err != nil || req.Resource != wantAud || req.Status != 200 {
+		t.Errorf("request = %+v (%v)", req, err)
 	}
 }
 
@@ -177,15 +146,6 @@ func TestAzidentityFailures(t *testing.T) {
 	s := New(Options{Header: "h-fail"})
 	start(t, s)
 
-	// One 503 is absorbed by azcore's retry policy.
-	s.FailNext(1, http.StatusServiceUnavailable)
-	if _, _, err := getToken(t, credential(t, nil, fastRetry), scope("identity-fail-1")); err != nil {
-		t.Fatalf("one 503 should be retried: %v", err)
-	}
-	if s.Calls() != 2 {
-		t.Errorf("calls = %d, want 2", s.Calls())
-	}
-
 	// Failing throughout: 1 call + 3 retries, then an AuthenticationFailedError.
 	s.SetFailing(http.StatusInternalServerError)
 	_, _, err := getToken(t, credential(t, nil, fastRetry), scope("identity-fail-2"))
@@ -196,8 +156,8 @@ func TestAzidentityFailures(t *testing.T) {
 	if afe.RawResponse == nil || afe.RawResponse.StatusCode != 500 {
 		t.Errorf("RawResponse = %+v", afe.RawResponse)
 	}
-	if s.Calls() != 2+4 {
-		t.Errorf("calls = %d, want 6", s.Calls())
+	if s.Calls() != 4 {
+		t.Errorf("calls = %d, want 4", s.Calls())
 	}
 
 	// With retries off, a single call; turning the failure off restores service.
@@ -205,8 +165,8 @@ func TestAzidentityFailures(t *testing.T) {
 	if _, _, err := getToken(t, credential(t, nil, policy.RetryOptions{MaxRetries: -1}), fail3); err == nil {
 		t.Fatal("expected failure")
 	}
-	if s.Calls() != 7 {
-		t.Errorf("calls = %d, want 7", s.Calls())
+	if s.Calls() != 5 {
+		t.Errorf("calls = %d, want 5", s.Calls())
 	}
 	s.SetFailing(0)
 	if _, _, err := getToken(t, credential(t, nil, fastRetry), fail3); err != nil {
@@ -214,21 +174,11 @@ func TestAzidentityFailures(t *testing.T) {
 	}
 }
 
-func TestAzidentitySetRolesAndWrongHeader(t *testing.T) {
+func TestAzidentityWrongHeader(t *testing.T) {
 	s := New(Options{Header: "h-roles", Roles: []string{"User.Read.All"}})
 	start(t, s)
-	s.SetRoles([]string{"Application.ReadWrite.All"})
-	raw, _, err := getToken(t, credential(t, nil, fastRetry), scope("identity-roles"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := ParseToken(DevSigningKey, raw)
-	if !slices.Equal(c.Roles, []string{"Application.ReadWrite.All"}) {
-		t.Errorf("roles = %v", c.Roles)
-	}
-
 	t.Setenv("IDENTITY_HEADER", "not-the-secret")
-	_, _, err = getToken(t, credential(t, nil, fastRetry), scope("identity-wrong-header"))
+	_, _, err := getToken(t, credential(t, nil, fastRetry), scope("identity-wrong-header"))
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong header: err = %v, want a 401", err)
 	}
@@ -236,7 +186,7 @@ func TestAzidentitySetRolesAndWrongHeader(t *testing.T) {
 
 func TestHTTPSurface(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	s := New(Options{Header: "secret", Now: func() time.Time { return now }, Lifetime: 10 * time.Minute, SigningKey: []byte("k")})
+	s := New(Options{Header: "secret", Now: func() time.Time { return now }})
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 
@@ -257,10 +207,10 @@ func TestHTTPSurface(t *testing.T) {
 	ok := url.Values{"api-version": {APIVersion}, "resource": {"https://graph.microsoft.com"}}
 	status, body := do("secret", ok)
 	if status != 200 || body["token_type"] != "Bearer" || body["resource"] != "https://graph.microsoft.com" ||
-		body["client_id"] != DefaultClientID || body["expires_on"] != strconv.FormatInt(now.Add(10*time.Minute).Unix(), 10) {
+		body["client_id"] != DefaultClientID || body["expires_on"] != strconv.FormatInt(now.Add(TokenLifetime).Unix(), 10) {
 		t.Errorf("200 body = %v", body)
 	}
-	if c, err := ParseToken([]byte("k"), body["access_token"].(string)); err != nil || c.ExpiresAt != now.Add(10*time.Minute).Unix() {
+	if c, err := ParseToken(DevSigningKey, body["access_token"].(string)); err != nil || c.ExpiresAt != now.Add(TokenLifetime).Unix() {
 		t.Errorf("token: %+v %v", c, err)
 	}
 
@@ -275,9 +225,9 @@ func TestHTTPSurface(t *testing.T) {
 		{"wrong header", "nope", ok, 401, "X-IDENTITY-HEADER does not match."},
 		{"old api-version", "secret", url.Values{"api-version": {"2017-09-01"}, "resource": {"r"}}, 400, ""},
 		{"no resource", "secret", url.Values{"api-version": {APIVersion}}, 400, "Missing required query parameter: resource."},
-		{"unknown client_id", "secret", url.Values{"api-version": {APIVersion}, "resource": {"r"}, "client_id": {"x"}}, 400, MessageIdentityNotFound},
-		{"unknown object_id", "secret", url.Values{"api-version": {APIVersion}, "resource": {"r"}, "object_id": {"x"}}, 400, MessageIdentityNotFound},
-		{"unknown mi_res_id", "secret", url.Values{"api-version": {APIVersion}, "resource": {"r"}, "mi_res_id": {"x"}}, 400, MessageIdentityNotFound},
+		{"a client_id", "secret", url.Values{"api-version": {APIVersion}, "resource": {"r"}, "client_id": {DefaultClientID}}, 400, MessageIdentityNotFound},
+		{"an object_id", "secret", url.Values{"api-version": {APIVersion}, "resource": {"r"}, "object_id": {DefaultObjectID}}, 400, MessageIdentityNotFound},
+		{"a mi_res_id", "secret", url.Values{"api-version": {APIVersion}, "resource": {"r"}, "mi_res_id": {"x"}}, 400, MessageIdentityNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := do(tc.header, tc.q)
@@ -293,12 +243,13 @@ func TestHTTPSurface(t *testing.T) {
 		})
 	}
 
-	s.FailNext(2, 429)
-	for i := range 3 {
-		status, _ := do("secret", ok)
-		if want := map[bool]int{true: 429, false: 200}[i < 2]; status != want {
-			t.Errorf("request %d after FailNext(2,429): %d, want %d", i, status, want)
-		}
+	s.SetFailing(429)
+	if status, body := do("secret", ok); status != 429 || body["statusCode"] != float64(429) {
+		t.Errorf("SetFailing(429): %d %v", status, body)
+	}
+	s.SetFailing(0)
+	if status, _ := do("secret", ok); status != 200 {
+		t.Errorf("SetFailing(0): %d", status)
 	}
 }
 

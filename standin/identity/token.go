@@ -7,14 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
 
-// DevSigningKey is the HMAC key both stand-ins use when none is configured, so that an identity
-// endpoint and a Graph simulator started with default settings trust each other. It protects
-// nothing: the tokens only ever travel between local stand-ins.
+// DevSigningKey is the HMAC key the identity endpoint signs with and the Graph simulator verifies
+// with, so that the two trust each other. It protects nothing: the tokens only ever travel between
+// local stand-ins.
 var DevSigningKey = []byte("entra-purge-standin-signing-key-not-a-secret")
 
 // KeyID is the "kid" header of every token this package signs. Real Entra tokens carry the id of
@@ -47,18 +46,11 @@ type Claims struct {
 	TenantID        string   `json:"tid"`
 	Roles           []string `json:"roles,omitempty"`
 	IDType          string   `json:"idtyp,omitempty"`
-	MIResourceID    string   `json:"xms_mirid,omitempty"`
 	TokenID         string   `json:"uti,omitempty"`
 	Version         string   `json:"ver,omitempty"`
 	IssuedAt        int64    `json:"iat"`
 	NotBefore       int64    `json:"nbf"`
 	ExpiresAt       int64    `json:"exp"`
-}
-
-// HasRole reports whether the token grants the app role (compared case-insensitively, as Entra
-// role values are matched by services).
-func (c Claims) HasRole(role string) bool {
-	return slices.ContainsFunc(c.Roles, func(r string) bool { return strings.EqualFold(r, role) })
 }
 
 // Valid checks the lifetime claims at now: ErrNotYetValid before nbf, ErrExpired at or after exp.

@@ -3,6 +3,7 @@ package identity
 import (
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestSignParseRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Audience != "https://graph.microsoft.com" || !c.HasRole("user.deleterestore.all") || c.HasRole("User.Read.All") {
+	if c.Audience != "https://graph.microsoft.com" || !slices.Equal(c.Roles, []string{"User.DeleteRestore.All"}) {
 		t.Errorf("claims = %+v", c)
 	}
 	if err := c.Valid(now); err != nil {

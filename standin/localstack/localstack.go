@@ -141,15 +141,6 @@ func (s *Stack) serve(h http.Handler) (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// Env returns Settings as KEY=VALUE pairs, for a child process's environment.
-func (s *Stack) Env() []string {
-	env := make([]string, 0, len(s.Settings))
-	for k, v := range s.Settings {
-		env = append(env, k+"="+v)
-	}
-	return env
-}
-
 // Close stops every stand-in.
 func (s *Stack) Close() {
 	for _, srv := range s.servers {

@@ -32,8 +32,6 @@ func Command(ctx context.Context, args []string) error {
 	port := fs.Int("port", 5672, "AMQP port on 127.0.0.1 (0 picks a free one)")
 	queues := fs.String("queues", queueFlag(PurgeQueues("purge-requests", "purge-failed")),
 		"queues, `name[:maxDeliveryCount=N][:lockDuration=D][:duplicateDetection=true],…`")
-	keyName := fs.String("key-name", DefaultKeyName, "shared access key name put-tokens are checked against")
-	key := fs.String("key", DefaultKey, "shared access key")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +39,7 @@ func Command(ctx context.Context, args []string) error {
 	if err != nil {
 		return &cli.UsageError{Err: fmt.Errorf("-queues: %w", err)}
 	}
-	e, err := Start(ctx, Options{Queues: qs, Port: *port, KeyName: *keyName, Key: *key, Log: os.Stdout})
+	e, err := Start(ctx, Options{Queues: qs, Port: *port, Log: os.Stdout})
 	if err != nil {
 		return err
 	}

@@ -33,8 +33,8 @@ import (
 	"time"
 )
 
-// Defaults for Options.KeyName and Options.Key; they match the emulator's own defaults and the
-// sample local settings.
+// The shared access key the emulator checks put-tokens against: the emulator's own defaults and
+// the sample local settings' key.
 const (
 	DefaultKeyName = "RootManageSharedAccessKey"
 	DefaultKey     = "SAS_KEY_VALUE"
@@ -64,9 +64,6 @@ type Options struct {
 	// Dir is the emulator's directory (standin/sbemu/emulator). Empty: found by walking up from the
 	// working directory to the directory holding go.mod.
 	Dir string
-	// KeyName and Key form the shared access key the emulator checks put-tokens against.
-	// Empty: DefaultKeyName and DefaultKey.
-	KeyName, Key string
 	// Port is the AMQP port on 127.0.0.1; 0 picks a free one.
 	Port int
 	// Log receives the emulator's stderr: one JSON event per line ("enqueue", "deliver",
@@ -76,12 +73,10 @@ type Options struct {
 
 // Emulator is a running emulator process.
 type Emulator struct {
-	cmd     *exec.Cmd
-	port    int
-	keyName string
-	key     string
-	stdin   *os.File    // closing it tells the emulator to exit
-	logs    *tailWriter // recent stderr, for error messages
+	cmd   *exec.Cmd
+	port  int
+	stdin *os.File    // closing it tells the emulator to exit
+	logs  *tailWriter // recent stderr, for error messages
 
 	exited  chan struct{} // closed when the process has exited
 	waitErr error         // set before exited is closed
@@ -115,8 +110,6 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, fmt.Errorf("sbemu: invalid port %d", opts.Port)
 	}
 	e := &Emulator{
-		keyName: valueOr(opts.KeyName, DefaultKeyName),
-		key:     valueOr(opts.Key, DefaultKey),
 		logs:    newTailWriter(opts.Log),
 		exited:  make(chan struct{}),
 		closing: make(chan struct{}),
@@ -136,12 +129,12 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	cmd := exec.Command(node, "server.js")
 	cmd.Dir = dir
 	// Later entries win, so these override anything of the same name in the environment;
-	// other SBEMU_* settings (SBEMU_MAX_LIFETIME, SBEMU_HTTP_PORT) pass through.
+	// other SBEMU_* settings (SBEMU_MAX_LIFETIME) pass through.
 	cmd.Env = append(os.Environ(),
 		"SBEMU_PORT="+strconv.Itoa(opts.Port),
 		"SBEMU_QUEUES="+spec,
-		"SBEMU_KEY_NAME="+e.keyName,
-		"SBEMU_KEY="+e.key,
+		"SBEMU_KEY_NAME="+DefaultKeyName,
+		"SBEMU_KEY="+DefaultKey,
 		"SBEMU_EXIT_ON_STDIN_CLOSE=1",
 	)
 	cmd.Stdin = stdinR
@@ -216,7 +209,7 @@ func readStdout(r *os.File, ports chan<- int) {
 // Endpoint=sb://127.0.0.1:PORT;SharedAccessKeyName=...;SharedAccessKey=...;UseDevelopmentEmulator=true
 func (e *Emulator) ConnectionString() string {
 	return fmt.Sprintf("Endpoint=sb://127.0.0.1:%d;SharedAccessKeyName=%s;SharedAccessKey=%s;UseDevelopmentEmulator=true",
-		e.port, e.keyName, e.key)
+		e.port, DefaultKeyName, DefaultKey)
 }
 
 // Port returns the AMQP port the emulator listens on.
@@ -320,13 +313,6 @@ func queueSpecs(queues []Queue) (string, error) {
 		specs = append(specs, spec)
 	}
 	return strings.Join(specs, ","), nil
-}
-
-func valueOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // tailWriter forwards the emulator's stderr to an optional writer and keeps the last lines for

@@ -69,8 +69,8 @@ func TestStartReportsAnEmulatorThatExits(t *testing.T) {
 }
 
 func TestConnectionStringAndPort(t *testing.T) {
-	e := StartT(t, Options{Queues: []Queue{{Name: "q"}}, KeyName: "k", Key: "s3cret"})
-	want := fmt.Sprintf("Endpoint=sb://127.0.0.1:%d;SharedAccessKeyName=k;SharedAccessKey=s3cret;UseDevelopmentEmulator=true", e.Port())
+	e := StartT(t, Options{Queues: []Queue{{Name: "q"}}})
+	want := fmt.Sprintf("Endpoint=sb://127.0.0.1:%d;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true", e.Port())
 	if e.Port() <= 0 || e.ConnectionString() != want {
 		t.Fatalf("port %d, connection string %q", e.Port(), e.ConnectionString())
 	}

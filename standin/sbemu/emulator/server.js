@@ -14,31 +14,10 @@
  * See README.md for the environment variables.
  */
 
-const http = require('http');
 const config = require('./lib/config.js');
 const { Broker } = require('./lib/queue.js');
 const { AmqpServer } = require('./lib/amqp.js');
 const { createLogger } = require('./lib/events.js');
-
-function serveState(broker, port, host, emit) {
-  const server = http.createServer((req, res) => {
-    try {
-      if (req.method === 'GET' && (req.url === '/state' || req.url === '/state/')) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ queues: broker.snapshot() }, null, 2));
-        return;
-      }
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('only GET /state\n');
-    } catch (err) {
-      res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(String(err && err.message));
-    }
-  });
-  server.listen(port, host, () => emit('http-listening', { port: server.address().port }));
-  server.unref();
-  return server;
-}
 
 async function main() {
   let cfg;
@@ -84,7 +63,6 @@ async function main() {
     process.stderr.write(`sbemu: cannot listen on ${cfg.host}:${cfg.port}: ${err.message}\n`);
     process.exit(2);
   }
-  if (cfg.httpPort !== null) serveState(broker, cfg.httpPort, cfg.host, emit);
   emit('start', {
     port,
     queues: cfg.queues.map((q) => ({ name: q.name, maxDeliveryCount: q.maxDeliveryCount, lockDurationMs: q.lockDurationMs, duplicateDetection: q.duplicateDetection, duplicateWindowMs: q.duplicateWindowMs })),

@@ -124,7 +124,7 @@ test('a setting the Go code reads but infra does not set', () => {
 test('local stand-ins: their own Getenv settings are ignored, PURGE_ literals are not', () => {
   const dir = copyProject();
   fs.mkdirSync(path.join(dir, 'standin', 'graphsim'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'standin', 'graphsim', 'command.go'), 'package graphsim\n\nimport "os"\n\nvar k = os.Getenv("STANDIN_SIGNING_KEY")\n');
+  fs.writeFileSync(path.join(dir, 'standin', 'graphsim', 'command.go'), 'package graphsim\n\nimport "os"\n\nvar k = os.Getenv("STANDIN_ONLY_SETTING")\n');
   assert.deepEqual(failures(dir).map((f) => f.name), []);
   fs.appendFileSync(path.join(dir, 'standin', 'graphsim', 'command.go'), 'var p = os.Getenv("PURGE_SIM_ONLY")\n');
   expectFailure(dir, 'settings read by the app are set by infra', /PURGE_SIM_ONLY \(used in standin\/graphsim\/command\.go\)/);

@@ -21,7 +21,7 @@
 //
 // Start-up knobs: FAKE_EXIT_AT_START=N exits at once; FAKE_NEVER_LISTEN=1 never
 // listens; FAKE_START_DELAY=D waits before listening; FAKE_IGNORE_SIGTERM=1
-// ignores SIGTERM; FAKE_DATATYPE=string decodes Data as a string trigger.
+// ignores SIGTERM.
 package main
 
 import (
@@ -125,12 +125,7 @@ func invoke(w http.ResponseWriter, r *http.Request) {
 	for _, v := range req.Data { // one trigger binding
 		var s string
 		_ = json.Unmarshal(v, &s)
-		if os.Getenv("FAKE_DATATYPE") == "string" {
-			_ = json.Unmarshal([]byte(s), &s)
-			body = []byte(s)
-		} else {
-			body, _ = base64.StdEncoding.DecodeString(s)
-		}
+		body, _ = base64.StdEncoding.DecodeString(s)
 	}
 	messageID := unquoteTwice(req.Metadata["MessageId"])
 	var dcText string

@@ -6,7 +6,6 @@
  * one matters for the real Go client (azservicebus v1.11.0 over go-amqp v1.7.0).
  */
 
-const crypto = require('crypto');
 const rhea = require('rhea');
 const codec = require('./message.js');
 const management = require('./management.js');
@@ -165,16 +164,18 @@ class AmqpServer {
     const r = this.broker.resolve(source);
     if (!r) return this.refuse(link, 'amqp:not-found', `The messaging entity '${source}' could not be found.`);
     if (!this.authorized(link, r.key)) return this.refuse(link, 'amqp:unauthorized-access', `No put-token for '${r.key}' on this connection.`);
+    // snd-settle-mode settled (1) is how the client asks for receive-and-delete.
+    if (!r.management && link.remote.attach.snd_settle_mode === 1) {
+      return this.refuse(link, 'amqp:not-implemented', 'Receive-and-delete is not supported by the emulator; use peek-lock.');
+    }
     this.accept(link, source, target);
     if (r.management) {
       this.registerReplyLink(link, target);
       return;
     }
-    // snd-settle-mode settled (1) is how the client asks for receive-and-delete.
-    const peekLock = link.remote.attach.snd_settle_mode !== 1;
-    link._sb = { role: 'consumer', entity: r.entity, peekLock, limit: 0, handed: 0 };
+    link._sb = { role: 'consumer', entity: r.entity, limit: 0, handed: 0 };
     this.consumers.get(r.entity).add(link);
-    this.emit('attach', { role: 'receiver', queue: r.entity.name, mode: peekLock ? 'peek-lock' : 'receive-and-delete', name: link.name });
+    this.emit('attach', { role: 'receiver', queue: r.entity.name, mode: 'peek-lock', name: link.name });
   }
 
   /** A client sender attached: CBS or $management requests, or messages for a queue. */
@@ -314,31 +315,24 @@ class AmqpServer {
 
   // ----- messages from senders ------------------------------------------------------------------
 
-  /**
-   * A single message (format 0) or a batch (format 0x80013700, one encoded message per Data
-   * section). A batch is decoded completely before anything is stored, so it is all or nothing.
-   */
+  /** A single message (format 0). Batches (format 0x80013700) are refused: nothing sends them. */
   onSend(ctx) {
     const entity = ctx.receiver._sb.entity;
-    let encoded;
-    if (ctx.format === undefined || ctx.format === 0) encoded = [codec.rawOf(ctx.message)];
-    else if (ctx.format === codec.BATCH_FORMAT) encoded = codec.splitBatch(ctx.message);
-    else {
-      ctx.delivery.reject({ condition: 'amqp:not-implemented', description: `message format ${ctx.format} is not supported` });
+    if (ctx.format !== undefined && ctx.format !== 0) {
+      ctx.delivery.reject({ condition: 'amqp:not-implemented', description: `message format ${ctx.format} (a batch?) is not supported by the emulator` });
       return;
     }
-    let decoded;
+    let parts;
     try {
-      decoded = encoded.map((b) => {
-        if (!b) throw new Error('no message bytes');
-        return codec.decode(b);
-      });
+      const b = codec.rawOf(ctx.message);
+      if (!b) throw new Error('no message bytes');
+      parts = codec.decode(b);
     } catch (err) {
       this.emit('decode-error', { queue: entity.name, error: err.message });
       ctx.delivery.reject({ condition: 'amqp:decode-error', description: `could not decode message: ${err.message}` });
       return;
     }
-    for (const parts of decoded) entity.enqueue(parts);
+    entity.enqueue(parts);
     ctx.delivery.accept();
   }
 
@@ -382,7 +376,7 @@ class AmqpServer {
           for (const link of this.consumers.get(entity)) {
             if (!entity.hasAvailable()) break;
             if (!link.is_open() || this.credit(link) <= 0 || link.session.outgoing.available() <= 0) continue;
-            const s = entity.acquire({ peekLock: link._sb.peekLock });
+            const s = entity.acquire();
             if (!s) break;
             this.deliver(link, entity, s);
             progress = true;
@@ -395,19 +389,21 @@ class AmqpServer {
   }
 
   deliver(link, entity, s) {
-    const tag = s.lock ? s.lock.tag : crypto.randomBytes(16);
     const bytes = entity.encode(s);
     link._sb.handed++;
     // Format 0 makes rhea send the bytes as they are instead of re-encoding a message object.
-    const delivery = link.send(bytes, tag, 0);
-    if (s.lock) delivery._sb = { entity, token: s.lock.token, seq: s.seq };
+    const delivery = link.send(bytes, s.lock.tag, 0);
+    delivery._sb = { entity, token: s.lock.token, seq: s.seq };
   }
 
   /**
-   * Settlement of a peek-locked delivery. In rcv-settle-mode second the client waits for our
-   * settling disposition: answer with the same outcome (a dead-letter with a Rejected *without*
-   * an error), or with Rejected{com.microsoft:message-lock-lost} when the lock is gone, which the
-   * client reports as CodeLockLost.
+   * Settlement of a peek-locked delivery: Accepted completes, Modified abandons, Released puts the
+   * message back without counting a delivery. In rcv-settle-mode second the client waits for our
+   * settling disposition: answer with the same outcome, or with
+   * Rejected{com.microsoft:message-lock-lost} when the lock is gone, which the client reports as
+   * CodeLockLost. Deferral (Modified with undeliverable-here) and explicit dead-lettering (Rejected)
+   * are not implemented: they are answered with amqp:not-implemented and logged as settle-refused,
+   * and the message stays locked until its lock expires (the Go client does not surface that answer).
    */
   onSettlement(kind, ctx) {
     const d = ctx.delivery;
@@ -428,28 +424,18 @@ class AmqpServer {
         answer = rheaMessage.released();
         break;
       case 'modified': {
+        if (st && st.undeliverable_here) {
+          this.notImplemented(d, entity, rec, 'Deferring messages');
+          return;
+        }
         const props = st && st.value ? typedEntries(st.value[2]) : [];
-        const undeliverable = Boolean(st && st.undeliverable_here);
-        settled = undeliverable ? entity.defer(token, props) : entity.abandon(token, props);
-        answer = rheaMessage.modified({ delivery_failed: Boolean(st && st.delivery_failed), undeliverable_here: undeliverable });
+        settled = entity.abandon(token, props);
+        answer = rheaMessage.modified({ delivery_failed: Boolean(st && st.delivery_failed), undeliverable_here: false });
         break;
       }
-      case 'rejected': {
-        const err = st && st.value && st.value[0];
-        const fields = err && Array.isArray(err.value) ? err.value : [];
-        const info = typedEntries(fields[2]);
-        const text = (key) => {
-          const t = codec.getEntry(info, key);
-          return t === undefined || codec.isNullTyped(t) ? undefined : String(codec.toPlain(t));
-        };
-        settled = entity.deadLetterLocked(token, {
-          reason: text('DeadLetterReason'),
-          description: text('DeadLetterErrorDescription'),
-          properties: info.filter(([k]) => k !== 'DeadLetterReason' && k !== 'DeadLetterErrorDescription'),
-        });
-        answer = rheaMessage.rejected({});
-        break;
-      }
+      case 'rejected':
+        this.notImplemented(d, entity, rec, 'Dead-lettering messages explicitly');
+        return;
       default:
         return;
     }
@@ -460,6 +446,13 @@ class AmqpServer {
     d.update(true, answer.described());
     // The client may never send a final settled disposition; marking the delivery remotely settled
     // lets rhea drop it from the session buffer instead of keeping it forever.
+    d.remote_settled = true;
+  }
+
+  /** Refuses a settlement the emulator does not implement; the lock stays until it expires. */
+  notImplemented(d, entity, rec, what) {
+    this.emit('settle-refused', { queue: entity.name, sequenceNumber: rec.seq, lockToken: rec.token, reason: `${what} is not supported` });
+    d.update(true, rheaMessage.rejected({ error: { condition: 'amqp:not-implemented', description: `${what} is not supported by the emulator.` } }).described());
     d.remote_settled = true;
   }
 }

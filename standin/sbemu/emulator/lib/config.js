@@ -51,17 +51,19 @@ const QUEUE_OPTIONS = {
   maxDeliveryCount: (spec, v) => { spec.maxDeliveryCount = parsePositiveInt(v); },
   lockDuration: (spec, v) => { spec.lockDurationMs = positiveDuration(v); },
   duplicateDetection: (spec, v) => { spec.duplicateDetection = parseBool(v); },
-  duplicateDetectionWindow: (spec, v) => { spec.duplicateWindowMs = positiveDuration(v); },
 };
+
+/** Queue settings a spec does not give: Service Bus's defaults (the window is not configurable here). */
+const QUEUE_DEFAULTS = { maxDeliveryCount: 10, lockDurationMs: 30_000, duplicateWindowMs: 600_000 };
 
 /**
  * Parses SBEMU_QUEUES: comma-separated specs `name[:key=value]...`, for example
  * `purge-requests:maxDeliveryCount=10:lockDuration=30s:duplicateDetection=true,purge-failed`.
- * Keys: maxDeliveryCount, lockDuration, duplicateDetection, duplicateDetectionWindow.
- * Names are compared case-insensitively (as Service Bus does), so two specs differing only in
- * case are an error.
+ * Keys: maxDeliveryCount (default 10), lockDuration (default 30s), duplicateDetection (default
+ * false; the window is 10 minutes). Names are compared case-insensitively (as Service Bus does), so
+ * two specs differing only in case are an error.
  */
-function parseQueueSpecs(text, defaults) {
+function parseQueueSpecs(text, defaults = QUEUE_DEFAULTS) {
   const specs = [];
   const seen = new Set();
   for (const raw of String(text).split(',')) {
@@ -119,20 +121,12 @@ function fromEnv(env) {
     }
   };
   const port = wrap('SBEMU_PORT', () => parsePort(get('SBEMU_PORT', '0')));
-  const httpPortText = get('SBEMU_HTTP_PORT', '');
-  const httpPort = httpPortText === '' ? null : wrap('SBEMU_HTTP_PORT', () => parsePort(httpPortText));
-  const defaults = {
-    lockDurationMs: wrap('SBEMU_LOCK_DURATION', () => positiveDuration(get('SBEMU_LOCK_DURATION', '30s'))),
-    maxDeliveryCount: wrap('SBEMU_MAX_DELIVERY_COUNT', () => parsePositiveInt(get('SBEMU_MAX_DELIVERY_COUNT', '10'))),
-    duplicateWindowMs: wrap('SBEMU_DUPLICATE_WINDOW', () => positiveDuration(get('SBEMU_DUPLICATE_WINDOW', '10m'))),
-  };
   return {
     host: '127.0.0.1',
     port,
-    httpPort,
     keyName: get('SBEMU_KEY_NAME', 'RootManageSharedAccessKey'),
     key: get('SBEMU_KEY', 'SAS_KEY_VALUE'),
-    queues: wrap('SBEMU_QUEUES', () => parseQueueSpecs(get('SBEMU_QUEUES', DEFAULT_QUEUES), defaults)),
+    queues: wrap('SBEMU_QUEUES', () => parseQueueSpecs(get('SBEMU_QUEUES', DEFAULT_QUEUES))),
     maxLifetimeMs: wrap('SBEMU_MAX_LIFETIME', () => positiveDuration(get('SBEMU_MAX_LIFETIME', '30m'))),
     exitOnStdinClose: wrap('SBEMU_EXIT_ON_STDIN_CLOSE', () => parseBool(get('SBEMU_EXIT_ON_STDIN_CLOSE', '0'))),
   };
@@ -144,4 +138,4 @@ function parsePort(text) {
   return Number(s);
 }
 
-module.exports = { fromEnv, parseDuration, parseQueueSpecs, DEFAULT_QUEUES };
+module.exports = { fromEnv, parseDuration, parseQueueSpecs, DEFAULT_QUEUES, QUEUE_DEFAULTS };

@@ -1,12 +1,14 @@
 'use strict';
 /**
- * `$management` operations (azservicebus internal/mgmt.go), answered for one entity.
+ * `$management` operations (azservicebus internal/mgmt.go), answered for one entity: renew-lock (the
+ * host stand-in renews locks) and peek-message (the handler's `failed` command and the tests peek).
+ * Scheduling by $management, deferral and settling by lock token are not implemented.
  *
  * Replies carry an int32 `status-code`; the Go client maps 401/404/410 to error codes and treats
  * any other non-2xx as a reason to rebuild the connection and retry, so unknown operations get a
  * clear 501 rather than silence (silence would hang the caller until its context ends).
- * Array-valued results (`expirations`, `sequence-numbers`) must be AMQP arrays, not lists:
- * the client type-asserts []time.Time and []int64.
+ * Array-valued results (`expirations`) must be AMQP arrays, not lists: the client type-asserts
+ * []time.Time.
  */
 
 const codec = require('./message.js');
@@ -23,7 +25,7 @@ function fail(status, description, condition) {
   return { status, description, condition };
 }
 
-/** Plain values of a Typed array or list (numbers, Buffers for uuids). */
+/** Plain values of a Typed array or list (Buffers for uuids). */
 function items(t) {
   if (!t || !Array.isArray(t.value)) return [];
   return t.value.map((v) => (v && v.type ? v.value : v));
@@ -70,64 +72,6 @@ const operations = {
     const found = entity.peek(from, count);
     if (found.length === 0) return { status: 204, description: 'No messages' };
     return ok(messagesBody('messages', found, entity, (s) => [['message', typed.binary(entity.encode(s))]]));
-  },
-
-  'com.microsoft:schedule-message'(entity, req) {
-    if (entity.isDeadLetter) return fail(400, 'Cannot schedule messages on a dead-letter queue.', 'amqp:not-allowed');
-    const list = get(req, 'messages');
-    const seqs = [];
-    for (const m of items(list)) {
-      const fields = codec.mapEntries({ value: m });
-      const raw = get(fields, 'message');
-      if (!raw || !Buffer.isBuffer(raw.value)) return fail(400, 'schedule-message: each entry needs a binary "message"', 'amqp:invalid-field');
-      const result = entity.enqueue(codec.decode(raw.value));
-      seqs.push(result.seq);
-    }
-    return ok(typed.map([['sequence-numbers', typed.longArray(seqs)]]));
-  },
-
-  'com.microsoft:cancel-scheduled-message'(entity, req) {
-    entity.cancelScheduled(items(get(req, 'sequence-numbers')).map(Number));
-    return ok(undefined);
-  },
-
-  'com.microsoft:receive-by-sequence-number'(entity, req) {
-    const seqs = items(get(req, 'sequence-numbers')).map(Number);
-    const peekLock = plainNumber(get(req, 'receiver-settle-mode'), 1) === 1;
-    const found = entity.receiveDeferred(seqs, { peekLock });
-    if (found.length === 0) return fail(404, `No deferred message with sequence number(s) ${seqs.join(', ')}.`, 'com.microsoft:message-not-found');
-    return ok(messagesBody('messages', found, entity, (s) => {
-      const e = [['message', typed.binary(entity.encode(s, { lockTokenAnnotation: true }))]];
-      if (s.lock) e.unshift(['lock-token', typed.uuid(Buffer.from(s.lock.token.replace(/-/g, ''), 'hex'))]);
-      return e;
-    }));
-  },
-
-  'com.microsoft:update-disposition'(entity, req) {
-    const status = codec.toPlain(get(req, 'disposition-status'));
-    const props = entriesOf(get(req, 'properties-to-modify'));
-    const reason = get(req, 'deadletter-reason');
-    const description = get(req, 'deadletter-description');
-    for (const token of lockTokens(get(req, 'lock-tokens'))) {
-      let settled;
-      switch (status) {
-        case 'completed': settled = entity.complete(token); break;
-        case 'abandoned': settled = entity.abandon(token, props); break;
-        case 'defered': // sic: the SDK's spelling
-        case 'deferred': settled = entity.defer(token, props); break;
-        case 'suspended':
-          settled = entity.deadLetterLocked(token, {
-            reason: codec.isNullTyped(reason) ? undefined : String(codec.toPlain(reason)),
-            description: codec.isNullTyped(description) ? undefined : String(codec.toPlain(description)),
-            properties: props,
-          });
-          break;
-        default:
-          return fail(400, `unknown disposition-status ${JSON.stringify(status)}`, 'amqp:invalid-field');
-      }
-      if (!settled) return fail(410, `The lock supplied (${token}) is invalid: it expired or the message was settled.`, LOCK_LOST);
-    }
-    return ok(undefined);
   },
 };
 

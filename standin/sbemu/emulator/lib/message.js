@@ -45,9 +45,6 @@ const SYMBOLIC_SECTION = {
   'amqp:footer:map': SECTION.footer,
 };
 
-/** Message format of a Service Bus batch transfer: each Data section is one encoded message. */
-const BATCH_FORMAT = 0x80013700;
-
 const TYPECODE = {
   null: 0x40, true: 0x41, false: 0x42, boolean: 0x56,
   str8: 0xa1, str32: 0xb1, sym8: 0xa3, sym32: 0xb3, vbin8: 0xa0, vbin32: 0xb0, uuid: 0x98,
@@ -113,7 +110,6 @@ const typed = {
   symbolMap: (entries) => types.Map32(entries.flatMap(([k, v]) => [types.wrap_symbol(k), v])),
   list: (items) => (items.length === 0 ? types.List0() : types.List32(items)),
   /** AMQP arrays (not lists): the Go client type-asserts []int64 and []time.Time. */
-  longArray: (nums) => types.Array32(nums, TYPECODE.long),
   timestampArray: (ms) => types.Array32(ms, TYPECODE.timestamp),
 };
 
@@ -289,18 +285,6 @@ function decode(buffer) {
   return parts;
 }
 
-/** Splits a batch transfer (format 0x80013700) into the encoded messages of its Data sections. */
-function splitBatch(buffer) {
-  const buf = Buffer.from(buffer);
-  const reader = new types.Reader(buf);
-  const out = [];
-  while (reader.remaining() > 0) {
-    const s = reader.read();
-    if (sectionCode(s) === SECTION.data) out.push(Buffer.from(s.value));
-  }
-  return out;
-}
-
 /** Reads the amqp-value body of an encoded message as a Typed (for $management requests). */
 function readValueBody(buffer) {
   const reader = new types.Reader(Buffer.from(buffer));
@@ -381,12 +365,10 @@ function getEntry(entries, key) {
 }
 
 module.exports = {
-  BATCH_FORMAT,
   installRawCapture,
   rawOf,
   decode,
   encode,
-  splitBatch,
   readValueBody,
   typed,
   typeName,

@@ -1,6 +1,8 @@
 'use strict';
 /**
  * The message store: queues, their dead-letter sub-queues, locks, schedules and duplicate detection.
+ * Receivers are peek-lock only; messages are completed, abandoned or released, and reach the
+ * dead-letter queue only through MaxDeliveryCount.
  *
  * It knows nothing about AMQP links; the server asks it for the next message for a receiver and
  * tells it how a delivery was settled. Keeping the rules here (and the clock injectable) lets the
@@ -23,7 +25,6 @@ const ANN = {
   scheduledEnqueueTime: 'x-opt-scheduled-enqueue-time',
   deadLetterSource: 'x-opt-deadletter-source',
   messageState: 'x-opt-message-state',
-  lockToken: 'x-opt-lock-token',
 };
 
 /** Annotations only the broker may set; stale copies on a stored message are never re-sent. */
@@ -86,12 +87,11 @@ class Entity {
   // ----- accepting messages -------------------------------------------------------------------
 
   /**
-   * Accepts a decoded message. A message whose x-opt-scheduled-enqueue-time (or opts.scheduledAt)
-   * is in the future is held until then. With duplicate detection on, a message whose MessageID
-   * was accepted within the window is dropped without error, as the real service does.
-   * Returns {duplicate, seq, stored}.
+   * Accepts a decoded message. A message whose x-opt-scheduled-enqueue-time is in the future is
+   * held until then. With duplicate detection on, a message whose MessageID was accepted within
+   * the window is dropped without error, as the real service does. Returns {duplicate, seq, stored}.
    */
-  enqueue(parts, opts = {}) {
+  enqueue(parts) {
     if (this.isDeadLetter) throw new Error('cannot send to a dead-letter queue');
     const now = this.clock.now();
     const messageId = parts.properties && parts.properties.messageId;
@@ -103,23 +103,19 @@ class Entity {
         return { duplicate: true, seq: prior.seq, stored: null };
       }
     }
-    let scheduledAt = opts.scheduledAt;
-    if (scheduledAt === undefined) {
-      const t = codec.getEntry(parts.annotations, ANN.scheduledEnqueueTime);
-      if (t && t.value instanceof Date && !Number.isNaN(t.value.getTime())) scheduledAt = t.value.getTime();
-    }
+    let scheduledAt = null;
+    const t = codec.getEntry(parts.annotations, ANN.scheduledEnqueueTime);
+    if (t && t.value instanceof Date && !Number.isNaN(t.value.getTime())) scheduledAt = t.value.getTime();
     const s = {
       seq: this.nextSeq++,
       parts,
       messageId: messageId ?? null,
       acceptedAt: now,
       enqueuedAt: now,
-      scheduledAt: scheduledAt ?? null,
+      scheduledAt,
       state: 'new',
       deliveryCount: 0,
       lock: null,
-      expiresAt: null,
-      deferred: false,
       deadLetterSource: null,
     };
     this.messages.set(s.seq, s);
@@ -144,20 +140,17 @@ class Entity {
     }
   }
 
-  /** First activation: the message becomes visible and its enqueued time and TTL start. */
+  /**
+   * First activation: the message becomes visible and its enqueued time starts. (Its time to live
+   * is carried to receivers but not enforced: expired messages are not dropped.)
+   */
   activate(s, now) {
     s.enqueuedAt = now;
-    const ttl = s.parts.header && s.parts.header.ttl;
-    s.expiresAt = ttl > 0 ? now + ttl : null;
     this.makeAvailable(s);
   }
 
-  /** Puts a message (back) among the available ones, in sequence order; deferred ones stay deferred. */
+  /** Puts a message (back) among the available ones, in sequence order. */
   makeAvailable(s) {
-    if (s.deferred) {
-      s.state = 'deferred';
-      return;
-    }
     s.state = 'active';
     let i = this.active.length;
     while (i > 0 && this.active[i - 1].seq > s.seq) i--;
@@ -189,21 +182,6 @@ class Entity {
     if (due.length > 0) this.notify();
   }
 
-  /** Cancels scheduled messages by sequence number; unknown or already active ones are ignored. */
-  cancelScheduled(seqs) {
-    const cancelled = [];
-    for (const seq of seqs) {
-      const s = this.messages.get(seq);
-      if (!s || s.state !== 'scheduled') continue;
-      this.scheduled.delete(s);
-      this.messages.delete(seq);
-      cancelled.push(seq);
-      this.emit('cancel-scheduled', s);
-    }
-    this.armScheduleTimer();
-    return cancelled;
-  }
-
   // ----- delivering -------------------------------------------------------------------------
 
   hasAvailable() {
@@ -211,32 +189,15 @@ class Entity {
   }
 
   /**
-   * Takes the next available message for a receiver. Peek-lock locks it (the delivery tag is the
-   * lock token in .NET GUID byte order); receive-and-delete removes it. Expired messages are
-   * dropped on the way. Returns the stored message or null.
+   * Takes the next available message for a (peek-lock) receiver and locks it; the delivery tag is
+   * the lock token in .NET GUID byte order. Returns the stored message or null.
    */
-  acquire({ peekLock }) {
-    const now = this.clock.now();
-    while (this.active.length > 0) {
-      const s = this.active.shift();
-      if (s.expiresAt !== null && s.expiresAt <= now) {
-        this.messages.delete(s.seq);
-        s.state = 'expired';
-        this.emit('expired', s);
-        continue;
-      }
-      const deliveryNumber = s.deliveryCount + 1;
-      if (peekLock) {
-        this.lock(s, now);
-        this.emit('deliver', s, { deliveryCount: deliveryNumber, mode: 'peek-lock', lockToken: s.lock.token });
-      } else {
-        this.messages.delete(s.seq);
-        s.state = 'removed';
-        this.emit('deliver', s, { deliveryCount: deliveryNumber, mode: 'receive-and-delete' });
-      }
-      return s;
-    }
-    return null;
+  acquire() {
+    const s = this.active.shift();
+    if (!s) return null;
+    this.lock(s, this.clock.now());
+    this.emit('deliver', s, { deliveryCount: s.deliveryCount + 1, mode: 'peek-lock', lockToken: s.lock.token });
+    return s;
   }
 
   lock(s, now) {
@@ -321,23 +282,6 @@ class Entity {
     return true;
   }
 
-  defer(token, propertiesToModify = []) {
-    const t = this.takeLock(token);
-    if (!t) return false;
-    this.applyProperties(t.s, propertiesToModify);
-    t.s.deferred = true;
-    t.s.state = 'deferred';
-    this.emit('defer', t.s, { deliveryCount: t.lock.deliveryNumber });
-    return true;
-  }
-
-  deadLetterLocked(token, { reason, description, properties = [] } = {}) {
-    const t = this.takeLock(token);
-    if (!t) return false;
-    this.moveToDeadLetter(t.s, { reason, description, properties, deliveryCount: t.lock.deliveryNumber });
-    return true;
-  }
-
   /** Extends a lock by the lock duration from now; returns the new expiry (ms) or null if lost. */
   renew(token) {
     const s = this.locks.get(token);
@@ -353,21 +297,17 @@ class Entity {
 
   /**
    * Moves a message to <queue>/$DeadLetterQueue with DeadLetterReason/DeadLetterErrorDescription
-   * (always strings: the Go client type-asserts them) and x-opt-deadletter-source. Dead-lettering
-   * a message that is already in a dead-letter queue just updates it there.
+   * (always strings: the Go client type-asserts them) and x-opt-deadletter-source. A dead-letter
+   * queue has no MaxDeliveryCount, so nothing is dead-lettered from one.
    */
-  moveToDeadLetter(s, { reason, description, properties = [], deliveryCount } = {}) {
-    const updates = properties.slice();
-    if (reason !== undefined && reason !== null) updates.push(['DeadLetterReason', typed.string(reason)]);
-    if (description !== undefined && description !== null) updates.push(['DeadLetterErrorDescription', typed.string(description)]);
-    this.applyProperties(s, updates);
-    const target = this.isDeadLetter ? this : this.deadLetter;
+  moveToDeadLetter(s, { reason, description }) {
+    this.applyProperties(s, [['DeadLetterReason', typed.string(reason)], ['DeadLetterErrorDescription', typed.string(description)]]);
+    const target = this.deadLetter;
     this.messages.delete(s.seq);
-    s.deferred = false;
-    if (!this.isDeadLetter) s.deadLetterSource = this.queueName;
+    s.deadLetterSource = this.queueName;
     target.messages.set(s.seq, s);
     target.makeAvailable(s);
-    this.emit('deadletter', s, { deliveryCount: deliveryCount ?? s.deliveryCount, reason: reason ?? null, description: description ?? null });
+    this.emit('deadletter', s, { deliveryCount: s.deliveryCount, reason, description });
     target.notify();
   }
 
@@ -375,30 +315,10 @@ class Entity {
 
   /** Messages with seq >= fromSeq, in sequence order, whatever their state (as PeekMessages shows). */
   peek(fromSeq, count) {
-    const now = this.clock.now();
     return [...this.messages.values()]
-      .filter((s) => s.seq >= fromSeq && !(s.expiresAt !== null && s.expiresAt <= now && s.state === 'active'))
+      .filter((s) => s.seq >= fromSeq)
       .sort((a, b) => a.seq - b.seq)
       .slice(0, Math.max(0, count));
-  }
-
-  /** Deferred messages by sequence number, locked (peek-lock) or removed (receive-and-delete). */
-  receiveDeferred(seqs, { peekLock }) {
-    const out = [];
-    const now = this.clock.now();
-    for (const seq of seqs) {
-      const s = this.messages.get(seq);
-      if (!s || s.state !== 'deferred') continue;
-      if (peekLock) {
-        this.lock(s, now);
-      } else {
-        this.messages.delete(seq);
-        s.state = 'removed';
-      }
-      this.emit('deliver', s, { deliveryCount: s.deliveryCount + 1, mode: peekLock ? 'deferred-peek-lock' : 'deferred-receive-and-delete' });
-      out.push(s);
-    }
-    return out;
   }
 
   /**
@@ -413,38 +333,16 @@ class Entity {
     if (s.lock) a.push([ANN.lockedUntil, typed.timestamp(s.lock.until)]);
     if (s.deadLetterSource) a.push([ANN.deadLetterSource, typed.string(s.deadLetterSource)]);
     if (s.state === 'scheduled') a.push([ANN.messageState, typed.long(2)]);
-    else if (s.deferred) a.push([ANN.messageState, typed.long(1)]);
     return a;
   }
 
   /** The wire bytes of a stored message, as a receiver (or a peek) gets it. */
-  encode(s, { lockTokenAnnotation = false } = {}) {
+  encode(s) {
     return codec.encode(s.parts, {
       deliveryCount: s.deliveryCount,
       annotations: this.brokerAnnotations(s),
       dropAnnotations: BROKER_ANNOTATIONS,
-      deliveryAnnotations: lockTokenAnnotation && s.lock ? [[ANN.lockToken, typed.uuid(Buffer.from(s.lock.token.replace(/-/g, ''), 'hex'))]] : undefined,
     });
-  }
-
-  counts() {
-    const c = { active: 0, scheduled: 0, locked: 0, deferred: 0 };
-    for (const s of this.messages.values()) if (c[s.state] !== undefined) c[s.state]++;
-    return c;
-  }
-
-  snapshot() {
-    return [...this.messages.values()].sort((a, b) => a.seq - b.seq).map((s) => ({
-      sequenceNumber: s.seq,
-      messageId: s.messageId,
-      state: s.state,
-      deliveryCount: s.deliveryCount,
-      enqueuedTime: new Date(s.enqueuedAt).toISOString(),
-      scheduledEnqueueTime: s.scheduledAt ? new Date(s.scheduledAt).toISOString() : null,
-      lockedUntil: s.lock ? new Date(s.lock.until).toISOString() : null,
-      deadLetterSource: s.deadLetterSource,
-      applicationProperties: Object.fromEntries((s.parts.appProps || []).map(([k, v]) => [k, codec.toPlain(v)])),
-    }));
   }
 
   /** Stops all timers (shutdown, tests). */
@@ -517,22 +415,6 @@ class Broker {
     if (rest.length > 0) return null;
     const key = entity.name.toLowerCase() + (management ? '/$management' : '');
     return { entity, management, key };
-  }
-
-  snapshot() {
-    const out = {};
-    for (const q of this.queues.values()) {
-      out[q.name] = {
-        maxDeliveryCount: q.maxDeliveryCount,
-        lockDurationMs: q.lockDurationMs,
-        duplicateDetection: q.duplicateDetection,
-        ...q.counts(),
-        deadletter: q.deadLetter.messages.size,
-        messages: q.snapshot(),
-        deadLetterMessages: q.deadLetter.snapshot(),
-      };
-    }
-    return out;
   }
 
   dispose() {

@@ -23,8 +23,9 @@ test('queue specs', () => {
     { name: 'purge-requests', maxDeliveryCount: 5, lockDurationMs: 500, duplicateDetection: true, duplicateWindowMs: 600_000 },
     { name: 'purge-failed', maxDeliveryCount: 10, lockDurationMs: 30_000, duplicateDetection: false, duplicateWindowMs: 600_000 },
   ]);
-  assert.equal(config.parseQueueSpecs('q:duplicateDetectionWindow=1m', defaults)[0].duplicateWindowMs, 60_000);
+  assert.deepEqual(config.parseQueueSpecs('q'), [{ name: 'q', ...config.QUEUE_DEFAULTS, duplicateDetection: false }]);
   for (const [bad, msg] of [
+    ['q:duplicateDetectionWindow=1m', /unknown option/],
     ['q:maxDeliveryCount=0', /positive integer/],
     ['q:lockDuration=soon', /invalid duration/],
     ['q:color=blue', /unknown option/],
@@ -39,7 +40,6 @@ test('queue specs', () => {
 test('fromEnv defaults', () => {
   const cfg = config.fromEnv({});
   assert.equal(cfg.port, 0);
-  assert.equal(cfg.httpPort, null);
   assert.equal(cfg.keyName, 'RootManageSharedAccessKey');
   assert.equal(cfg.key, 'SAS_KEY_VALUE');
   assert.equal(cfg.maxLifetimeMs, 30 * 60_000);
@@ -52,11 +52,10 @@ test('fromEnv defaults', () => {
 
 test('fromEnv reads every variable and names the bad one', () => {
   const cfg = config.fromEnv({
-    SBEMU_PORT: '5672', SBEMU_HTTP_PORT: '0', SBEMU_KEY_NAME: 'k', SBEMU_KEY: 's', SBEMU_QUEUES: 'a',
-    SBEMU_LOCK_DURATION: '2s', SBEMU_MAX_DELIVERY_COUNT: '3', SBEMU_MAX_LIFETIME: '1m', SBEMU_EXIT_ON_STDIN_CLOSE: '1',
+    SBEMU_PORT: '5672', SBEMU_KEY_NAME: 'k', SBEMU_KEY: 's', SBEMU_QUEUES: 'a:lockDuration=2s:maxDeliveryCount=3',
+    SBEMU_MAX_LIFETIME: '1m', SBEMU_EXIT_ON_STDIN_CLOSE: '1',
   });
   assert.equal(cfg.port, 5672);
-  assert.equal(cfg.httpPort, 0);
   assert.equal(cfg.keyName, 'k');
   assert.equal(cfg.key, 's');
   assert.deepEqual([cfg.queues[0].lockDurationMs, cfg.queues[0].maxDeliveryCount], [2000, 3]);

@@ -106,13 +106,6 @@ test('mergeEntries replaces in place and appends new keys', () => {
   assert.deepEqual(merged.map(([k, v]) => [k, codec.toPlain(v)]), [['x', '1'], ['y', 'two'], ['z', true]]);
 });
 
-test('splitBatch returns each Data section as a message', () => {
-  const inner = [goLikeMessage(), rheaMessage.encode({ message_id: 'b2', body: rheaMessage.data_section(Buffer.from('two')) })];
-  const batch = rheaMessage.encode({ body: rheaMessage.data_sections(inner) });
-  const parts = codec.splitBatch(batch).map(codec.decode);
-  assert.deepEqual(parts.map((p) => p.properties.messageId), ['m-1', 'b2']);
-});
-
 test('installRawCapture keeps the transfer bytes next to rhea\'s decoded message', () => {
   codec.installRawCapture();
   codec.installRawCapture(); // idempotent

@@ -47,26 +47,23 @@ function setup(specs, clock = fakeClock()) {
   return { broker, clock, events, names, errors };
 }
 
-function parts({ id, props = {}, scheduledAt, ttl } = {}) {
+function parts({ id, props = {}, scheduledAt } = {}) {
   const m = {
     message_id: id,
     application_properties: props,
     message_annotations: scheduledAt ? { 'x-opt-scheduled-enqueue-time': types.wrap_timestamp(scheduledAt) } : {},
     body: rhea.message.data_section(Buffer.from(String(id))),
   };
-  if (ttl) m.ttl = ttl;
   return codec.decode(rhea.message.encode(m));
 }
-
-const peekLock = { peekLock: true };
 
 test('messages are delivered in sequence order with increasing sequence numbers', () => {
   const { broker } = setup([{ name: 'q' }]);
   const q = broker.queue('q');
   assert.deepEqual([q.enqueue(parts({ id: 'a' })).seq, q.enqueue(parts({ id: 'b' })).seq], [1, 2]);
-  assert.equal(q.acquire(peekLock).messageId, 'a');
-  assert.equal(q.acquire(peekLock).messageId, 'b');
-  assert.equal(q.acquire(peekLock), null);
+  assert.equal(q.acquire().messageId, 'a');
+  assert.equal(q.acquire().messageId, 'b');
+  assert.equal(q.acquire(), null);
 });
 
 test('a scheduled message is held until its time, then activated', () => {
@@ -76,47 +73,35 @@ test('a scheduled message is held until its time, then activated', () => {
   q.onAvailable = () => notified++;
   q.enqueue(parts({ id: 'later', scheduledAt: clock.now() + 5000 }));
   q.enqueue(parts({ id: 'past', scheduledAt: clock.now() - 5000 }));
-  assert.equal(q.acquire(peekLock).messageId, 'past', 'a time in the past is available at once');
-  assert.equal(q.acquire(peekLock), null);
-  assert.equal(q.counts().scheduled, 1);
+  assert.equal(q.acquire().messageId, 'past', 'a time in the past is available at once');
+  assert.equal(q.acquire(), null);
+  assert.equal(q.scheduled.size, 1);
   clock.advance(4999);
-  assert.equal(q.acquire(peekLock), null);
+  assert.equal(q.acquire(), null);
   const before = notified;
   clock.advance(1);
   assert.ok(notified > before, 'activation notifies the server');
-  const s = q.acquire(peekLock);
+  const s = q.acquire();
   assert.equal(s.messageId, 'later');
   assert.equal(s.enqueuedAt, clock.now());
   assert.equal(names('scheduled').length, 1);
   assert.equal(names('activate').length, 1);
 });
 
-test('cancelScheduled removes only scheduled messages', () => {
-  const { broker, clock } = setup([{ name: 'q' }]);
-  const q = broker.queue('q');
-  const s1 = q.enqueue(parts({ id: 's', scheduledAt: clock.now() + 1000 })).seq;
-  const a = q.enqueue(parts({ id: 'a' })).seq;
-  assert.deepEqual(q.cancelScheduled([s1, a, 999]), [s1]);
-  clock.advance(2000);
-  assert.equal(q.acquire(peekLock).messageId, 'a');
-  assert.equal(q.acquire(peekLock), null);
-  assert.equal(clock.pending(), 1, 'only the lock timer is left');
-});
-
 test('lock expiry unlocks and counts the delivery; settling afterwards is lock-lost', () => {
   const { broker, clock, names } = setup([{ name: 'q', lockDurationMs: 300 }]);
   const q = broker.queue('q');
   q.enqueue(parts({ id: 'm' }));
-  const s = q.acquire(peekLock);
+  const s = q.acquire();
   const token = s.lock.token;
   assert.equal(s.lock.until, clock.now() + 300);
   clock.advance(299);
-  assert.equal(q.acquire(peekLock), null, 'still locked');
+  assert.equal(q.acquire(), null, 'still locked');
   clock.advance(1);
   assert.equal(names('lock-expired').length, 1);
   assert.equal(names('lock-expired')[0].deliveryCount, 1);
   assert.equal(q.complete(token), false, 'late settlement is lock-lost');
-  const again = q.acquire(peekLock);
+  const again = q.acquire();
   assert.equal(again.deliveryCount, 1, 'one failed delivery before this one');
   assert.equal(q.complete(again.lock.token), true);
   assert.equal(q.messages.size, 0);
@@ -126,7 +111,7 @@ test('renew extends the lock from now', () => {
   const { broker, clock, names } = setup([{ name: 'q', lockDurationMs: 300 }]);
   const q = broker.queue('q');
   q.enqueue(parts({ id: 'm' }));
-  const s = q.acquire(peekLock);
+  const s = q.acquire();
   clock.advance(200);
   assert.equal(q.renew(s.lock.token), clock.now() + 300);
   clock.advance(250); // past the original expiry
@@ -142,14 +127,14 @@ test('MaxDeliveryCount: the last failed delivery moves the message to the dead-l
   q.enqueue(parts({ id: 'poison', props: { attempt: types.wrap_long(1) } }));
   const seen = [];
   for (let i = 0; i < 3; i++) {
-    const s = q.acquire(peekLock);
+    const s = q.acquire();
     seen.push(s.deliveryCount + 1);
     if (i === 1) q.abandon(s.lock.token);
     else clock.advance(100);
   }
   assert.deepEqual(seen, [1, 2, 3]);
-  assert.equal(q.acquire(peekLock), null);
-  const d = q.deadLetter.acquire(peekLock);
+  assert.equal(q.acquire(), null);
+  const d = q.deadLetter.acquire();
   assert.equal(d.messageId, 'poison');
   assert.equal(d.deadLetterSource, 'q');
   const props = Object.fromEntries(d.parts.appProps.map(([k, v]) => [k, [codec.typeName(v), codec.toPlain(v)]]));
@@ -164,28 +149,15 @@ test('release does not count a delivery; abandon does and applies properties', (
   const { broker } = setup([{ name: 'q', maxDeliveryCount: 2 }]);
   const q = broker.queue('q');
   q.enqueue(parts({ id: 'm', props: { keep: 'me' } }));
-  for (let i = 0; i < 5; i++) assert.equal(q.release(q.acquire(peekLock).lock.token), true);
-  let s = q.acquire(peekLock);
+  for (let i = 0; i < 5; i++) assert.equal(q.release(q.acquire().lock.token), true);
+  let s = q.acquire();
   assert.equal(s.deliveryCount, 0);
   q.abandon(s.lock.token, [['abandonedBy', codec.typed.string('goclient')]]);
-  s = q.acquire(peekLock);
+  s = q.acquire();
   assert.equal(s.deliveryCount, 1);
   assert.deepEqual(s.parts.appProps.map(([k, v]) => [k, codec.toPlain(v)]), [['keep', 'me'], ['abandonedBy', 'goclient']]);
   q.abandon(s.lock.token);
   assert.equal(q.deadLetter.messages.size, 1, 'second abandon reaches MaxDeliveryCount 2');
-});
-
-test('dead-lettering carries reason, description and extra properties as given', () => {
-  const { broker } = setup([{ name: 'q' }]);
-  const q = broker.queue('q');
-  q.enqueue(parts({ id: 'm' }));
-  const s = q.acquire(peekLock);
-  assert.equal(q.deadLetterLocked(s.lock.token, { reason: 'GraphCallFailed', description: '403', properties: [['by', codec.typed.long(5)]] }), true);
-  assert.equal(q.deadLetterLocked(s.lock?.token ?? 'x', {}), false);
-  const d = q.deadLetter.acquire({ peekLock: false });
-  const props = Object.fromEntries(d.parts.appProps.map(([k, v]) => [k, [codec.typeName(v), codec.toPlain(v)]]));
-  assert.deepEqual(props, { by: ['long', 5], DeadLetterReason: ['string', 'GraphCallFailed'], DeadLetterErrorDescription: ['string', '403'] });
-  assert.equal(q.deadLetter.messages.size, 0, 'receive-and-delete removed it');
 });
 
 test('duplicate detection drops a repeated MessageID within the window, per queue', () => {
@@ -195,7 +167,7 @@ test('duplicate detection drops a repeated MessageID within the window, per queu
   const dup = dd.enqueue(parts({ id: 'x' }));
   assert.deepEqual([dup.duplicate, dup.seq], [true, first.seq]);
   assert.equal(names('duplicate-dropped').length, 1);
-  dd.complete(dd.acquire(peekLock).lock.token);
+  dd.complete(dd.acquire().lock.token);
   assert.equal(dd.enqueue(parts({ id: 'x', scheduledAt: clock.now() + 10 })).duplicate, true, 'completed and scheduled copies are still duplicates');
   clock.advance(60_000);
   assert.equal(dd.enqueue(parts({ id: 'x' })).duplicate, false, 'the window has passed');
@@ -204,44 +176,19 @@ test('duplicate detection drops a repeated MessageID within the window, per queu
   assert.equal(plain.enqueue(parts({ id: 'x' })).duplicate, false);
 });
 
-test('messages past their TTL are dropped instead of delivered', () => {
-  const { broker, clock, names } = setup([{ name: 'q' }]);
-  const q = broker.queue('q');
-  q.enqueue(parts({ id: 'short', ttl: 1000 }));
-  q.enqueue(parts({ id: 'long', ttl: 60_000 }));
-  clock.advance(1000);
-  assert.equal(q.acquire(peekLock).messageId, 'long');
-  assert.equal(names('expired').length, 1);
-});
-
 test('peek shows every state in sequence order without locking', () => {
   const { broker, clock } = setup([{ name: 'q' }]);
   const q = broker.queue('q');
   q.enqueue(parts({ id: 'a' }));
   q.enqueue(parts({ id: 's', scheduledAt: clock.now() + 1000 }));
   q.enqueue(parts({ id: 'b' }));
-  q.acquire(peekLock);
+  q.acquire();
   assert.deepEqual(q.peek(1, 10).map((s) => [s.messageId, s.state]), [['a', 'locked'], ['s', 'scheduled'], ['b', 'active']]);
   assert.deepEqual(q.peek(2, 1).map((s) => s.messageId), ['s']);
   const ann = Object.fromEntries(codec.decode(q.encode(q.peek(2, 1)[0])).annotations.map(([k, v]) => [k, [codec.typeName(v), codec.toPlain(v)]]));
   assert.deepEqual(ann['x-opt-message-state'], ['long', 2]);
   assert.deepEqual(ann['x-opt-sequence-number'], ['long', 2]);
   assert.equal(ann['x-opt-locked-until'], undefined);
-});
-
-test('deferred messages are only reachable by sequence number and stay deferred when abandoned', () => {
-  const { broker } = setup([{ name: 'q' }]);
-  const q = broker.queue('q');
-  const seq = q.enqueue(parts({ id: 'd' })).seq;
-  q.defer(q.acquire(peekLock).lock.token);
-  assert.equal(q.acquire(peekLock), null);
-  let [s] = q.receiveDeferred([seq, 42], peekLock);
-  assert.equal(s.messageId, 'd');
-  q.abandon(s.lock.token);
-  assert.equal(q.acquire(peekLock), null);
-  [s] = q.receiveDeferred([seq], peekLock);
-  assert.equal(q.complete(s.lock.token), true);
-  assert.equal(q.messages.size, 0);
 });
 
 test('addresses resolve case-insensitively, including sub-queues and $management', () => {
@@ -261,7 +208,7 @@ test('timer callbacks that throw are reported, not thrown', () => {
   const { broker, clock, errors } = setup([{ name: 'q', lockDurationMs: 10 }]);
   const q = broker.queue('q');
   q.enqueue(parts({ id: 'm' }));
-  q.acquire(peekLock);
+  q.acquire();
   q.onAvailable = () => {
     throw new Error('boom');
   };

@@ -3,7 +3,6 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('path');
-const http = require('http');
 const { spawn } = require('child_process');
 
 const SERVER = path.join(__dirname, '..', 'server.js');
@@ -29,26 +28,12 @@ async function until(fn, ms = 5000) {
   throw new Error('timed out');
 }
 
-function getJSON(port, p) {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: p }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
-    }).on('error', reject);
-  });
-}
-
-test('prints exactly one LISTENING line, serves /state, and exits when stdin closes', async () => {
-  const { child, out, exited } = run({ SBEMU_QUEUES: 'a:maxDeliveryCount=3,b', SBEMU_HTTP_PORT: '0', SBEMU_EXIT_ON_STDIN_CLOSE: '1' });
+test('prints exactly one LISTENING line, reports its queues, and exits when stdin closes', async () => {
+  const { child, out, exited } = run({ SBEMU_QUEUES: 'a:maxDeliveryCount=3,b', SBEMU_EXIT_ON_STDIN_CLOSE: '1' });
   const port = Number(await until(() => /^LISTENING (\d+)\n$/.exec(out.stdout)?.[1]));
   assert.ok(port > 0);
-  const httpPort = await until(() => out.stderr.split('\n').filter(Boolean).map(JSON.parse).find((e) => e.event === 'http-listening')?.port);
-  const state = await getJSON(httpPort, '/state');
-  assert.equal(state.status, 200);
-  assert.deepEqual(Object.keys(state.body.queues), ['a', 'b']);
-  assert.equal(state.body.queues.a.maxDeliveryCount, 3);
-  assert.equal(state.body.queues.a.active, 0);
+  const start = await until(() => out.stderr.split('\n').filter(Boolean).map(JSON.parse).find((e) => e.event === 'start'));
+  assert.deepEqual(start.queues.map((q) => [q.name, q.maxDeliveryCount]), [['a', 3], ['b', 10]]);
   child.stdin.end();
   const { code } = await exited;
   assert.equal(code, 0);
