@@ -159,7 +159,16 @@ func TestHostTimeoutKillsHandlerAndFailsInFlight(t *testing.T) {
 	}
 	pid := hs.h.HandlerPID()
 	stuck := b.send("once:sleep 30s")
-	time.Sleep(300 * time.Millisecond)
+	// The stuck invocation must be the first to reach functionTimeout: send the other one once the
+	// handler has received it.
+	waitFor(t, 5*time.Second, "the handler to receive the stuck message", func() bool {
+		for _, ev := range hs.stdout.events("invocation") {
+			if ev["messageId"] == stuck {
+				return true
+			}
+		}
+		return false
+	})
 	bystander := b.send("once:sleep 30s") // in flight on the same process when it is killed
 	got := map[string]Invocation{}
 	for len(got) < 2 {

@@ -210,13 +210,17 @@ class Entity {
   }
 
   armLockTimer(s, lock) {
+    lock.armedFor = lock.until;
     lock.timer = this.clock.setTimeout(() => this.broker.guard(() => this.onLockTimer(s, lock)), Math.max(1, lock.until - this.clock.now()));
   }
 
   onLockTimer(s, lock) {
     if (s.lock !== lock) return; // settled meanwhile
-    if (lock.until > this.clock.now()) {
-      this.armLockTimer(s, lock); // renewed, or woke early
+    const now = this.clock.now();
+    if (lock.until > now) {
+      // Renewed: the lock outlives the expiry it was armed for (reported), or the timer woke early.
+      if (now >= lock.armedFor) this.emit('lock-extended', s, { lockToken: lock.token, lockedUntil: new Date(lock.until).toISOString() });
+      this.armLockTimer(s, lock);
       return;
     }
     this.locks.delete(lock.token);

@@ -116,6 +116,7 @@ test('renew extends the lock from now', () => {
   assert.equal(q.renew(s.lock.token), clock.now() + 300);
   clock.advance(250); // past the original expiry
   assert.equal(names('lock-expired').length, 0);
+  assert.equal(names('lock-extended').length, 1, 'the original expiry passed with the lock held');
   clock.advance(50);
   assert.equal(names('lock-expired').length, 1);
   assert.equal(q.renew(s.lock?.token ?? 'gone'), null);
