@@ -20,7 +20,8 @@ import (
 	"github.com/entra-purge/entra-purge/standin/internal/cli"
 )
 
-// binaries builds the stand-in command (go run ./standin) and the package's fake handler once.
+// build builds the stand-in command (go run ./standin) once, into the package's binDir; the
+// handler it runs is the package's fake handler.
 var (
 	buildOnce              sync.Once
 	buildErr               error
@@ -30,17 +31,9 @@ var (
 func build(t *testing.T) {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "funchost-cmd-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		standinBin, handlerBin = filepath.Join(dir, "standin"), filepath.Join(dir, "handler")
-		for out, pkg := range map[string]string{standinBin: "..", handlerBin: "./testdata/fakehandler"} {
-			if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-				return
-			}
+		standinBin, handlerBin = filepath.Join(binDir, "standin"), fakeHandlerPath
+		if b, err := exec.Command("go", "build", "-o", standinBin, "..").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ..: %v\n%s", err, b)
 		}
 	})
 	if buildErr != nil {

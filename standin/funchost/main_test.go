@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// fakeHandlerPath is the test handler built once for the package.
-var fakeHandlerPath string
+// binDir holds the executables the tests build (removed when they end), fakeHandlerPath the test
+// handler built once for the package.
+var binDir, fakeHandlerPath string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "funchost-test")
@@ -24,6 +25,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	binDir = dir
 	fakeHandlerPath = filepath.Join(dir, "fakehandler")
 	cmd := exec.Command("go", "build", "-o", fakeHandlerPath, "./testdata/fakehandler")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
