@@ -132,20 +132,28 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*Report, error) {
 		overrides[k] = v
 	}
 	say(progress, start, "starting the Service Bus emulator, Graph simulator and managed-identity endpoint")
-	stack, err := Start(ctx, Options{AppRoot: root, Overrides: overrides,
+	// The stack must outlive an interruption until the host has stopped: the handler's in-flight
+	// invocations send to the emulator and the host settles their messages there. So it is not tied
+	// to ctx; the deferred Close stops it last.
+	stack, err := Start(context.WithoutCancel(ctx), Options{AppRoot: root, Overrides: overrides,
 		GraphLog: logs.graph, IdentityLog: logs.identity, BusLog: logs.bus})
 	if err != nil {
 		return nil, err
 	}
 	defer stack.Close()
 	objs.seed(stack.Graph)
-	say(progress, start, "recycle bin seeded with %d deleted objects at %s; logs in %s", len(objs.all), stack.GraphURL, logDir)
+	say(progress, start, "Service Bus emulator (pid %d) on port %d; recycle bin seeded with %d deleted objects at %s; logs in %s",
+		stack.Bus.PID(), stack.Bus.Port(), len(objs.all), stack.GraphURL, logDir)
 
 	tracker := newTracker(progress, start)
 	host, err := funchost.New(funchost.Options{
 		AppRoot: root, Settings: stack.Settings,
 		Stdout: logs.host, Stderr: logs.host,
 		HandlerStdout: io.MultiWriter(logs.handler, tracker), HandlerStderr: logs.handler,
+		// Stopping (at the end, or on Ctrl-C) takes seconds, not the host's 30 s: in-flight
+		// invocations get 2 s, then are abandoned (their messages are in the emulator, which stops
+		// next), and the handler 2 s after SIGTERM.
+		DrainTimeout: 2 * time.Second, KillGrace: 2 * time.Second,
 	})
 	if err != nil {
 		return nil, err

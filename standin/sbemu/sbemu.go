@@ -15,7 +15,9 @@
 // The child process cannot outlive its parent: Close stops it, so does cancelling the context
 // given to Start, it exits when its stdin (held by this process) closes, on Linux the kernel
 // kills it when the parent dies (Pdeathsig), and the emulator has a maximum lifetime of its own
-// (SBEMU_MAX_LIFETIME, 30 minutes by default, inherited from the environment).
+// (SBEMU_MAX_LIFETIME, 30 minutes by default, inherited from the environment). Nor does it stop
+// before its parent says so: on Linux it runs in a process group of its own, so a Ctrl-C at the
+// terminal reaches only the parent, which can stop the host and handler first.
 package sbemu
 
 import (
@@ -214,6 +216,9 @@ func (e *Emulator) ConnectionString() string {
 
 // Port returns the AMQP port the emulator listens on.
 func (e *Emulator) Port() int { return e.port }
+
+// PID returns the emulator's process id.
+func (e *Emulator) PID() int { return e.cmd.Process.Pid }
 
 // Close stops the emulator (SIGTERM, then a kill after 3 s) and waits for it to exit. It is
 // safe to call more than once and from several goroutines. It reports an error only if the
