@@ -13,25 +13,25 @@ help: ## list the targets
 build: ## build ./handler (linux/amd64, static, stripped) where host.json expects it: infra/scripts/build.sh
 	sh infra/scripts/build.sh handler
 
-# The Service Bus emulator and the infra checker are Node programs with their own lock files.
-tools/sbemu/node_modules/.package-lock.json: tools/sbemu/package-lock.json
-	cd tools/sbemu && npm ci --no-audit --no-fund
+# The Service Bus emulator (a stand-in) and the infra checker are Node programs with their own lock files.
+standin/sbemu/emulator/node_modules/.package-lock.json: standin/sbemu/emulator/package-lock.json
+	cd standin/sbemu/emulator && npm ci --no-audit --no-fund
 tools/infracheck/node_modules/.package-lock.json: tools/infracheck/package-lock.json
 	cd tools/infracheck && npm ci --no-audit --no-fund
 
 .PHONY: deps
-deps: tools/sbemu/node_modules/.package-lock.json tools/infracheck/node_modules/.package-lock.json ## install Go modules and the npm packages of tools/
+deps: standin/sbemu/emulator/node_modules/.package-lock.json tools/infracheck/node_modules/.package-lock.json ## install Go modules and the npm packages of the emulator and the infra checker
 	$(GO) mod download
 
 .PHONY: run
-run: build deps ## the whole pipeline locally: emulator, Graph simulator, identity endpoint, host stand-in, demo
-	$(GO) run ./cmd/devstack
+run: build deps ## the local stack: every stand-in, ./handler under the host stand-in, the demo (go run ./standin localstack)
+	$(GO) run ./standin localstack
 
 .PHONY: test
 test: build deps ## everything CI runs: vet, Go tests (race), emulator tests, infra checks
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
-	cd tools/sbemu && npm test
+	cd standin/sbemu/emulator && npm test
 	$(MAKE) --no-print-directory infra-check
 
 .PHONY: bench

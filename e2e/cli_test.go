@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 
 	purgemsg "github.com/entra-purge/entra-purge/internal/message"
-	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
-	"github.com/entra-purge/entra-purge/internal/standin/localstack"
+	"github.com/entra-purge/entra-purge/standin/graphsim"
+	"github.com/entra-purge/entra-purge/standin/localstack"
 )
 
 func cli(t *testing.T, s *localstack.Stack, stdin string, args ...string) (string, int) {

@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 
 	purgemsg "github.com/entra-purge/entra-purge/internal/message"
-	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
-	"github.com/entra-purge/entra-purge/internal/standin/localstack"
-	"github.com/entra-purge/entra-purge/internal/standin/sbemu"
+	"github.com/entra-purge/entra-purge/standin/graphsim"
+	"github.com/entra-purge/entra-purge/standin/localstack"
+	"github.com/entra-purge/entra-purge/standin/sbemu"
 )
 
 func deleted(typ string, ago time.Duration) graphsim.Object {

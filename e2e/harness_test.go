@@ -27,9 +27,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/google/uuid"
 
-	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
-	"github.com/entra-purge/entra-purge/internal/standin/localstack"
-	"github.com/entra-purge/entra-purge/internal/syncio"
+	"github.com/entra-purge/entra-purge/standin/graphsim"
+	"github.com/entra-purge/entra-purge/standin/localstack"
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
 var (

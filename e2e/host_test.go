@@ -13,11 +13,11 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
-	"github.com/entra-purge/entra-purge/internal/standin/funchost"
-	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
-	"github.com/entra-purge/entra-purge/internal/standin/localstack"
-	"github.com/entra-purge/entra-purge/internal/standin/sbemu"
-	"github.com/entra-purge/entra-purge/internal/syncio"
+	"github.com/entra-purge/entra-purge/standin/funchost"
+	"github.com/entra-purge/entra-purge/standin/graphsim"
+	"github.com/entra-purge/entra-purge/standin/localstack"
+	"github.com/entra-purge/entra-purge/standin/sbemu"
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
 // hostRoot makes a function app root — host.json, purge/function.json, the handler — as `make package`

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entra-purge/entra-purge/internal/standin/localstack"
+	"github.com/entra-purge/entra-purge/standin/localstack"
 )
 
 // Against a namespace nobody listens on, every command that talks to Service Bus says what it is waiting

@@ -8,8 +8,8 @@ import (
 	"github.com/google/uuid"
 
 	purgemsg "github.com/entra-purge/entra-purge/internal/message"
-	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
-	"github.com/entra-purge/entra-purge/internal/standin/localstack"
+	"github.com/entra-purge/entra-purge/standin/graphsim"
+	"github.com/entra-purge/entra-purge/standin/localstack"
 )
 
 func deletes(g *graphsim.Server, id string) int {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/entra-purge/entra-purge/internal/standin/graphsim"
-	"github.com/entra-purge/entra-purge/internal/standin/identity"
+	"github.com/entra-purge/entra-purge/standin/graphsim"
+	"github.com/entra-purge/entra-purge/standin/identity"
 )
 
 // settings are an environment for run.

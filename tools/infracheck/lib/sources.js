@@ -30,19 +30,20 @@ function functionJsons(root) {
   return out.sort((a, b) => a.rel.localeCompare(b.rel));
 }
 
-// Setting names the Go code reads, from non-test sources (internal/ and cmd/ may be missing or incomplete while the
-// code is being written):
-//   * any "PURGE_…" string literal anywhere under internal/ and cmd/;
+// Setting names the Go code reads, from non-test sources (internal/, cmd/ and standin/ may be missing or incomplete
+// while the code is being written):
+//   * any "PURGE_…" string literal anywhere under internal/, cmd/ and standin/ (the stand-ins set the handler's
+//     settings, e.g. the local stack's shortened retry timings);
 //   * os.Getenv("X") / os.LookupEnv("X") literals and constants named Env… = "X" (the config package's table of
-//     setting names), but only in code that is part of the deployed handler: cmd/handler/ and internal/ without
-//     internal/standin/ (the local stand-ins and their cmd/ executables read settings of their own, never deployed).
+//     setting names), but only in code that is part of the deployed handler: cmd/handler/ and internal/ (the local
+//     stand-ins under standin/ read settings of their own and are never deployed).
 function goSettings(root) {
   const found = new Map(); // name -> Set(rel files)
   const add = (name, rel) => {
     if (!found.has(name)) found.set(name, new Set());
     found.get(name).add(rel);
   };
-  const deployed = (rel) => rel.startsWith('cmd/handler/') || (rel.startsWith('internal/') && !rel.startsWith('internal/standin/'));
+  const deployed = (rel) => rel.startsWith('cmd/handler/') || rel.startsWith('internal/');
   const walk = (dir) => {
     if (!fs.existsSync(dir)) return;
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -65,6 +66,7 @@ function goSettings(root) {
   };
   walk(path.join(root, 'internal'));
   walk(path.join(root, 'cmd'));
+  walk(path.join(root, 'standin'));
   return found;
 }
 

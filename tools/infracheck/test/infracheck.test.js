@@ -124,11 +124,21 @@ test('a setting the Go code reads but infra does not set', () => {
 
 test('local stand-ins: their own Getenv settings are ignored, PURGE_ literals are not', () => {
   const dir = copyProject();
-  fs.mkdirSync(path.join(dir, 'cmd', 'graphsim'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'cmd', 'graphsim', 'main.go'), 'package main\n\nimport "os"\n\nvar k = os.Getenv("STANDIN_SIGNING_KEY")\n');
+  fs.mkdirSync(path.join(dir, 'standin', 'graphsim'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'standin', 'graphsim', 'command.go'), 'package graphsim\n\nimport "os"\n\nvar k = os.Getenv("STANDIN_ONLY_SETTING")\n');
   assert.deepEqual(failures(dir).map((f) => f.name), []);
-  fs.appendFileSync(path.join(dir, 'cmd', 'graphsim', 'main.go'), 'var p = os.Getenv("PURGE_SIM_ONLY")\n');
-  expectFailure(dir, 'settings read by the app are set by infra', /PURGE_SIM_ONLY \(used in cmd\/graphsim\/main\.go\)/);
+  fs.appendFileSync(path.join(dir, 'standin', 'graphsim', 'command.go'), 'var p = os.Getenv("PURGE_SIM_ONLY")\n');
+  expectFailure(dir, 'settings read by the app are set by infra', /PURGE_SIM_ONLY \(used in standin\/graphsim\/command\.go\)/);
+});
+
+test('only cmd/handler and internal/ are deployed: Getenv elsewhere under cmd/ is not a setting of the app', () => {
+  const dir = copyProject();
+  fs.mkdirSync(path.join(dir, 'cmd', 'tool'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'cmd', 'tool', 'main.go'), 'package main\n\nimport "os"\n\nvar k = os.Getenv("TOOL_ONLY")\n');
+  assert.deepEqual(failures(dir).map((f) => f.name), []);
+  fs.mkdirSync(path.join(dir, 'internal', 'app'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'internal', 'app', 'app.go'), 'package app\n\nimport "os"\n\nvar k = os.Getenv("APP_ONLY_SETTING")\n');
+  expectFailure(dir, 'settings read by the app are set by infra', /APP_ONLY_SETTING \(used in internal\/app\/app\.go\)/);
 });
 
 test('Go test files do not count as readers', () => {
