@@ -79,8 +79,10 @@ func parseQueueFlag(s string) ([]Queue, error) {
 				q.LockDuration, err = time.ParseDuration(v)
 			case "duplicateDetection":
 				q.DuplicateDetection, err = strconv.ParseBool(v)
+			case "maxMessageSize":
+				q.MaxMessageSize, err = strconv.Atoi(v)
 			default:
-				err = fmt.Errorf("unknown option %q (known: maxDeliveryCount, lockDuration, duplicateDetection)", k)
+				err = fmt.Errorf("unknown option %q (known: maxDeliveryCount, lockDuration, duplicateDetection, maxMessageSize)", k)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("queue %s: %w", q.Name, err)

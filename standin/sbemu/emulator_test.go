@@ -448,3 +448,25 @@ func describe(msgs []*azservicebus.ReceivedMessage) []string {
 	}
 	return out
 }
+
+// A queue's maximum message size is advertised on its links (the Go client then refuses a larger message
+// before sending it, as azservicebus.ErrMessageTooLarge) and enforced on what arrives: Standard's 256 KiB
+// by default, Premium's 1 MiB when asked.
+func TestMaxMessageSize(t *testing.T) {
+	t.Parallel()
+	_, c, _ := start(t, Queue{Name: "standard"}, Queue{Name: "premium", MaxMessageSize: 1 << 20})
+	big := &azservicebus.Message{MessageID: ptr("big"), Body: make([]byte, 1_000_000)}
+	err := newSender(t, c, "standard").SendMessage(timeout(t, 5*time.Second), big, nil)
+	if !errors.Is(err, azservicebus.ErrMessageTooLarge) {
+		t.Fatalf("a 1,000,000-byte message to a Standard queue: %v, want ErrMessageTooLarge", err)
+	}
+	s := newSender(t, c, "premium")
+	send(t, s, big)
+	got := receiveN(t, newReceiver(t, c, "premium", nil), 1, 5*time.Second)
+	if len(got[0].Body) != 1_000_000 {
+		t.Errorf("received %d bytes", len(got[0].Body))
+	}
+	if err := s.SendMessage(timeout(t, 5*time.Second), &azservicebus.Message{Body: make([]byte, 1100_000)}, nil); !errors.Is(err, azservicebus.ErrMessageTooLarge) {
+		t.Errorf("1,100,000 bytes to a 1 MiB queue: %v", err)
+	}
+}

@@ -58,6 +58,9 @@ type Queue struct {
 	// DuplicateDetection drops (silently, as Service Bus does) a message whose MessageID was
 	// already accepted by the queue within the last 10 minutes.
 	DuplicateDetection bool
+	// MaxMessageSize is the largest message the queue accepts, in bytes (0: 256 KiB, the Standard tier's
+	// limit; Premium's default is 1 MiB).
+	MaxMessageSize int
 }
 
 // Options configures Start. The zero value is usable but has no queues.
@@ -286,7 +289,7 @@ func emulatorDir(dir string) (string, error) {
 }
 
 // queueSpecs renders queues in the emulator's SBEMU_QUEUES syntax:
-// name[:maxDeliveryCount=N][:lockDuration=Nms][:duplicateDetection=true],...
+// name[:maxDeliveryCount=N][:lockDuration=Nms][:duplicateDetection=true][:maxMessageSize=N],...
 func queueSpecs(queues []Queue) (string, error) {
 	seen := make(map[string]bool, len(queues))
 	specs := make([]string, 0, len(queues))
@@ -314,6 +317,12 @@ func queueSpecs(queues []Queue) (string, error) {
 		}
 		if q.DuplicateDetection {
 			spec += ":duplicateDetection=true"
+		}
+		switch {
+		case q.MaxMessageSize < 0:
+			return "", fmt.Errorf("sbemu: queue %q: negative MaxMessageSize", q.Name)
+		case q.MaxMessageSize > 0:
+			spec += ":maxMessageSize=" + strconv.Itoa(q.MaxMessageSize)
 		}
 		specs = append(specs, spec)
 	}

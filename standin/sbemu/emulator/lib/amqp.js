@@ -18,8 +18,9 @@ const LOCK_LOST = management.LOCK_LOST;
 const SAS_TOKEN_TYPE = 'servicebus.windows.net:sastoken';
 const MAX_PENDING_REPLIES = 100;
 /**
- * Advertised on every attach. The Go client sizes message batches from the peer's
- * max-message-size (0 would make every batch "too large"); 256 KiB is the Standard tier's limit.
+ * Advertised on every attach that is not to a queue (CBS, $management). A queue's link advertises the
+ * queue's own maxMessageSize (Standard 256 KB, Premium 1 MB by default): the Go client refuses, before
+ * sending, a message larger than the link's max-message-size (0 would make every batch "too large").
  */
 const MAX_MESSAGE_SIZE = 256 * 1024;
 
@@ -131,10 +132,10 @@ class AmqpServer {
    * go-amqp fails an attach whose reply does not echo the settle modes it asked for, and treats
    * a null terminus as a refusal, so both are set before rhea sends the attach back.
    */
-  accept(link, source, target) {
+  accept(link, source, target, entity) {
     link.local.attach.snd_settle_mode = link.remote.attach.snd_settle_mode;
     link.local.attach.rcv_settle_mode = link.remote.attach.rcv_settle_mode;
-    link.local.attach.max_message_size = MAX_MESSAGE_SIZE;
+    link.local.attach.max_message_size = entity ? entity.maxMessageSize : MAX_MESSAGE_SIZE;
     link.set_source({ address: source });
     link.set_target({ address: target });
     this.state(link.connection).links.add(link);
@@ -168,7 +169,7 @@ class AmqpServer {
     if (!r.management && link.remote.attach.snd_settle_mode === 1) {
       return this.refuse(link, 'amqp:not-implemented', 'Receive-and-delete is not supported by the emulator; use peek-lock.');
     }
-    this.accept(link, source, target);
+    this.accept(link, source, target, r.management ? null : r.entity);
     if (r.management) {
       this.registerReplyLink(link, target);
       return;
@@ -194,7 +195,7 @@ class AmqpServer {
       return this.refuse(link, 'amqp:not-allowed', `Cannot send to the dead-letter queue '${r.entity.name}'.`);
     }
     if (!this.authorized(link, r.key)) return this.refuse(link, 'amqp:unauthorized-access', `No put-token for '${r.key}' on this connection.`);
-    this.accept(link, source, target);
+    this.accept(link, source, target, r.management ? null : r.entity);
     if (r.management) {
       link._sb = { role: 'management', entity: r.entity };
       return;
@@ -330,6 +331,13 @@ class AmqpServer {
     } catch (err) {
       this.emit('decode-error', { queue: entity.name, error: err.message });
       ctx.delivery.reject({ condition: 'amqp:decode-error', description: `could not decode message: ${err.message}` });
+      return;
+    }
+    const size = codec.rawOf(ctx.message).length;
+    if (size > entity.maxMessageSize) {
+      // The service refuses it too, whatever the client checked (docs/servicebus.md §3.1).
+      this.emit('too-large', { queue: entity.name, size, max: entity.maxMessageSize });
+      ctx.delivery.reject({ condition: 'amqp:link:message-size-exceeded', description: `The message of ${size} bytes exceeds the queue's maximum of ${entity.maxMessageSize} bytes.` });
       return;
     }
     entity.enqueue(parts);

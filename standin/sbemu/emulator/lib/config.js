@@ -51,16 +51,18 @@ const QUEUE_OPTIONS = {
   maxDeliveryCount: (spec, v) => { spec.maxDeliveryCount = parsePositiveInt(v); },
   lockDuration: (spec, v) => { spec.lockDurationMs = positiveDuration(v); },
   duplicateDetection: (spec, v) => { spec.duplicateDetection = parseBool(v); },
+  maxMessageSize: (spec, v) => { spec.maxMessageSize = parsePositiveInt(v); },
 };
 
 /** Queue settings a spec does not give: Service Bus's defaults (the window is not configurable here). */
-const QUEUE_DEFAULTS = { maxDeliveryCount: 10, lockDurationMs: 30_000, duplicateWindowMs: 600_000 };
+// maxMessageSize: the Standard tier's 256 KB; Premium's default is 1 MB (docs/servicebus.md §3.1).
+const QUEUE_DEFAULTS = { maxDeliveryCount: 10, lockDurationMs: 30_000, duplicateWindowMs: 600_000, maxMessageSize: 256 * 1024 };
 
 /**
  * Parses SBEMU_QUEUES: comma-separated specs `name[:key=value]...`, for example
  * `purge-requests:maxDeliveryCount=10:lockDuration=30s:duplicateDetection=true,purge-failed`.
  * Keys: maxDeliveryCount (default 10), lockDuration (default 30s), duplicateDetection (default
- * false; the window is 10 minutes). Names are compared case-insensitively (as Service Bus does), so
+ * false; the window is 10 minutes), maxMessageSize in bytes (default 262144, Standard's limit). Names are compared case-insensitively (as Service Bus does), so
  * two specs differing only in case are an error.
  */
 function parseQueueSpecs(text, defaults = QUEUE_DEFAULTS) {
@@ -81,6 +83,7 @@ function parseQueueSpecs(text, defaults = QUEUE_DEFAULTS) {
       lockDurationMs: defaults.lockDurationMs,
       duplicateDetection: false,
       duplicateWindowMs: defaults.duplicateWindowMs,
+      maxMessageSize: defaults.maxMessageSize ?? QUEUE_DEFAULTS.maxMessageSize,
     };
     for (const opt of opts) {
       const eq = opt.indexOf('=');

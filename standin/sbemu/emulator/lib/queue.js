@@ -54,6 +54,7 @@ class Entity {
     this.lockDurationMs = opts.lockDurationMs;
     this.duplicateDetection = Boolean(opts.duplicateDetection);
     this.duplicateWindowMs = opts.duplicateWindowMs;
+    this.maxMessageSize = opts.maxMessageSize || 256 * 1024;
     this.deadLetter = null; // set for a queue: its $DeadLetterQueue
     this.messages = new Map(); // seq -> stored message, whatever its state
     this.active = []; // available messages, ascending seq

@@ -18,15 +18,16 @@ test('durations use Go syntax', () => {
 
 test('queue specs', () => {
   const defaults = { maxDeliveryCount: 10, lockDurationMs: 30_000, duplicateWindowMs: 600_000 };
-  const specs = config.parseQueueSpecs('purge-requests:maxDeliveryCount=5:lockDuration=500ms:duplicateDetection=true, purge-failed', defaults);
+  const specs = config.parseQueueSpecs('purge-requests:maxDeliveryCount=5:lockDuration=500ms:duplicateDetection=true:maxMessageSize=1048576, purge-failed', defaults);
   assert.deepEqual(specs, [
-    { name: 'purge-requests', maxDeliveryCount: 5, lockDurationMs: 500, duplicateDetection: true, duplicateWindowMs: 600_000 },
-    { name: 'purge-failed', maxDeliveryCount: 10, lockDurationMs: 30_000, duplicateDetection: false, duplicateWindowMs: 600_000 },
+    { name: 'purge-requests', maxDeliveryCount: 5, lockDurationMs: 500, duplicateDetection: true, duplicateWindowMs: 600_000, maxMessageSize: 1048576 },
+    { name: 'purge-failed', maxDeliveryCount: 10, lockDurationMs: 30_000, duplicateDetection: false, duplicateWindowMs: 600_000, maxMessageSize: 262144 },
   ]);
   assert.deepEqual(config.parseQueueSpecs('q'), [{ name: 'q', ...config.QUEUE_DEFAULTS, duplicateDetection: false }]);
   for (const [bad, msg] of [
     ['q:duplicateDetectionWindow=1m', /unknown option/],
     ['q:maxDeliveryCount=0', /positive integer/],
+    ['q:maxMessageSize=1MB', /positive integer/],
     ['q:lockDuration=soon', /invalid duration/],
     ['q:color=blue', /unknown option/],
     ['q:duplicateDetection', /key=value/],
