@@ -101,23 +101,23 @@ type Decision struct {
 
 // Description is a sentence a person can act on; it goes into the log line and DeadLetterErrorDescription.
 func (d Decision) Description() string {
-	switch {
-	case d.Outcome == RetryScheduled && d.Deferred:
-		return fmt.Sprintf("Deferred until %s: %s.", d.RetryAt.Format(time.RFC3339), d.Why)
-	case d.Outcome == RetryScheduled:
-		return fmt.Sprintf("Retry scheduled for %s: %s.", d.RetryAt.Format(time.RFC3339), d.Why)
-	}
-	return d.Why
+	return d.render("Deferred until %s: %s.", "Retry scheduled for %s: %s.")
 }
 
 // DescriptionNotRetried renders the decision for a caller that schedules no retry (`handler purge`, which
 // runs once and reports): a retry or a deferral says when to run again instead.
 func (d Decision) DescriptionNotRetried() string {
+	return d.render("Not purged yet; run again after %s: %s.", "Not retried; run again after %s: %s.")
+}
+
+// render puts the time and the cause of a deferral or a retry into its wording; any other outcome's Why is
+// the whole sentence already.
+func (d Decision) render(deferred, retry string) string {
 	switch {
 	case d.Outcome == RetryScheduled && d.Deferred:
-		return fmt.Sprintf("Not purged yet; run again after %s: %s.", d.RetryAt.Format(time.RFC3339), d.Why)
+		return fmt.Sprintf(deferred, d.RetryAt.Format(time.RFC3339), d.Why)
 	case d.Outcome == RetryScheduled:
-		return fmt.Sprintf("Not retried; run again after %s: %s.", d.RetryAt.Format(time.RFC3339), d.Why)
+		return fmt.Sprintf(retry, d.RetryAt.Format(time.RFC3339), d.Why)
 	}
 	return d.Why
 }

@@ -2,7 +2,6 @@ package funchost
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
 // binDir holds the executables the tests build (removed when they end), fakeHandlerPath the test
@@ -101,23 +102,8 @@ func writeJSON(t *testing.T, path string, v any) {
 	}
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a goroutine-safe log sink that can pick out the fake handler's events.
+type syncBuffer struct{ syncio.Buffer }
 
 // events parses the fake handler's JSON stdout lines of one kind.
 func (s *syncBuffer) events(kind string) []map[string]any {

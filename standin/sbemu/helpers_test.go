@@ -1,38 +1,28 @@
 package sbemu
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
 // eventLog collects the emulator's JSON events so tests can wait for what the broker did
 // (a lock expiring, a release) instead of sleeping for a guessed time.
-type eventLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *eventLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+type eventLog struct{ syncio.Buffer }
 
 type event map[string]any
 
 func (l *eventLog) events(name string) []event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []event
-	for _, line := range bytes.Split(l.buf.Bytes(), []byte("\n")) {
+	for _, line := range strings.Split(l.String(), "\n") {
 		var e event
-		if len(line) == 0 || json.Unmarshal(line, &e) != nil {
+		if len(line) == 0 || json.Unmarshal([]byte(line), &e) != nil {
 			continue
 		}
 		if e["event"] == name {
