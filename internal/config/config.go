@@ -236,7 +236,8 @@ func Load(getenv func(string) string, opts *LoadOptions) (*Config, error) {
 
 	level := l.str(EnvLogLevel, "info")
 	lv, err := zerolog.ParseLevel(strings.ToLower(level))
-	if err != nil || level == "" {
+	// Only the five levels a log line can have: "disabled" or "panic" would silently drop the audit trail.
+	if err != nil || lv < zerolog.TraceLevel || lv > zerolog.ErrorLevel {
 		l.fail(EnvLogLevel, level, errors.New("want one of trace, debug, info, warn, error"))
 	}
 	c.LogLevel = lv

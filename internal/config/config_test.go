@@ -88,6 +88,8 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{EnvVerify: "false", EnvAllowSynced: "true", EnvMinDeletedAge: "1h"}, EnvVerify},
 		{map[string]string{EnvDryRun: "maybe"}, EnvDryRun},
 		{map[string]string{EnvLogLevel: "loud"}, EnvLogLevel},
+		{map[string]string{EnvLogLevel: "disabled"}, EnvLogLevel},
+		{map[string]string{EnvLogLevel: "panic"}, EnvLogLevel},
 		{map[string]string{EnvQueue: "purge/requests"}, EnvQueue},
 		{map[string]string{EnvFailedQueue: "PURGE-REQUESTS"}, EnvFailedQueue},
 		{map[string]string{EnvPort: "70000"}, EnvPort},
