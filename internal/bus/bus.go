@@ -20,6 +20,8 @@ import (
 // sender is the part of *azservicebus.Sender this package uses; tests substitute a fake.
 type sender interface {
 	SendMessage(ctx context.Context, msg *azservicebus.Message, opts *azservicebus.SendMessageOptions) error
+	NewMessageBatch(ctx context.Context, opts *azservicebus.MessageBatchOptions) (*azservicebus.MessageBatch, error)
+	SendMessageBatch(ctx context.Context, batch *azservicebus.MessageBatch, opts *azservicebus.SendMessageBatchOptions) error
 	Close(ctx context.Context) error
 }
 
@@ -94,18 +96,67 @@ func (c *Client) Send(ctx context.Context, queue string, m message.Outgoing) err
 		return err
 	}
 	if err := s.SendMessage(ctx, toSDK(m), nil); err != nil {
-		c.mu.Lock()
-		if c.senders[queue] == s {
-			delete(c.senders, queue)
-		}
-		c.mu.Unlock()
-		go func() { _ = s.Close(context.Background()) }()
+		c.dropSender(queue, s)
 		if errors.Is(err, azservicebus.ErrMessageTooLarge) {
 			return fmt.Errorf("service bus: sending to %s: %w (%d-byte body)", queue, message.ErrTooLarge, len(m.Body))
 		}
 		return fmt.Errorf("service bus: sending to %s: %w", queue, err)
 	}
 	return nil
+}
+
+// SendBatch sends msgs to queue in as few batches as the queue's message size allows (one
+// SendMessageBatch per batch): the retention sweep's requests. Each message keeps its own MessageId, so
+// the queue's duplicate detection still drops repeats one by one. It returns after the first batch that
+// fails; the batches before it were sent, so the caller may send everything again (the ids make it safe).
+func (c *Client) SendBatch(ctx context.Context, queue string, msgs []message.Outgoing) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	s, err := c.sender(queue)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		c.dropSender(queue, s)
+		return fmt.Errorf("service bus: sending a batch to %s: %w", queue, err)
+	}
+	batch, err := s.NewMessageBatch(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	for i := 0; i < len(msgs); {
+		err := batch.AddMessage(toSDK(msgs[i]), nil)
+		switch {
+		case err == nil:
+			i++
+			continue
+		case !errors.Is(err, azservicebus.ErrMessageTooLarge):
+			return fail(err)
+		case batch.NumMessages() == 0:
+			return fail(fmt.Errorf("%w (%d-byte body)", message.ErrTooLarge, len(msgs[i].Body)))
+		}
+		if err := s.SendMessageBatch(ctx, batch, nil); err != nil {
+			return fail(err)
+		}
+		if batch, err = s.NewMessageBatch(ctx, nil); err != nil {
+			return fail(err)
+		}
+	}
+	if err := s.SendMessageBatch(ctx, batch, nil); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// dropSender forgets a sender that failed, so the next send starts a fresh link.
+func (c *Client) dropSender(queue string, s sender) {
+	c.mu.Lock()
+	if c.senders[queue] == s {
+		delete(c.senders, queue)
+	}
+	c.mu.Unlock()
+	go func() { _ = s.Close(context.Background()) }()
 }
 
 // Peek returns up to max messages of queue, oldest first, without locking or removing any.

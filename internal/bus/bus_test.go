@@ -27,6 +27,15 @@ func (f *fakeSender) SendMessage(_ context.Context, m *azservicebus.Message, _ *
 }
 func (f *fakeSender) Close(context.Context) error { f.closed = true; return nil }
 
+// Batches are sent through the real client against the emulator (standin/sbemu, e2e): an
+// azservicebus.MessageBatch can only be made by a sender that reached a namespace.
+func (f *fakeSender) NewMessageBatch(context.Context, *azservicebus.MessageBatchOptions) (*azservicebus.MessageBatch, error) {
+	return nil, errors.New("fake sender: no batches")
+}
+func (f *fakeSender) SendMessageBatch(context.Context, *azservicebus.MessageBatch, *azservicebus.SendMessageBatchOptions) error {
+	return errors.New("fake sender: no batches")
+}
+
 func TestSendersReusedAndReplacedAfterFailure(t *testing.T) {
 	var made []*fakeSender
 	c := &Client{senders: map[string]sender{}}

@@ -111,3 +111,13 @@ func KindOf(err error) ErrorKind {
 	}
 	return Unreachable
 }
+
+// DeletedPage is one page of the recycle bin for one type (a typed LIST), as the retention sweep reads it.
+type DeletedPage struct {
+	Objects []DeletedObject
+	// Next is the directory's opaque cursor to the next page; empty on the last page. Only the directory
+	// client that returned it may follow it.
+	Next string
+	// Call is the LIST call that produced the page.
+	Call Call
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -58,6 +59,8 @@ type ClientOptions struct {
 type Client struct {
 	pl   runtime.Pipeline
 	base string
+	// origin is the endpoint's scheme://host[:port]: the only place a next link may lead (ListDeleted).
+	origin *url.URL
 }
 
 // NewClient returns a client for the Graph root endpoint (for example https://graph.microsoft.com) that
@@ -106,7 +109,11 @@ func NewClient(endpoint string, cred azcore.TokenCredential, opts *ClientOptions
 			}),
 		},
 	}, &co)
-	return &Client{pl: pl, base: endpoint + "/v1.0"}, nil
+	origin, err := url.Parse(endpoint)
+	if err != nil || origin.Host == "" {
+		return nil, fmt.Errorf("graph: endpoint %q is not an absolute URL", endpoint)
+	}
+	return &Client{pl: pl, base: endpoint + "/v1.0", origin: origin}, nil
 }
 
 // headersPolicy sets the request headers Graph asks every client to send. (The client-request-id is set
@@ -202,13 +209,17 @@ func (c *Client) Purge(ctx context.Context, id directory.ObjectID) (directory.Ca
 // a known directory.Type — never text from outside. Every failure is a *directory.Error wrapping *Error
 // (an answer) or *CallError (none).
 func (c *Client) do(ctx context.Context, method, item, query string, want int) (directory.Call, []byte, error) {
-	url := c.base + "/directory/deletedItems/" + item + query
+	return c.doURL(ctx, method, c.base+"/directory/deletedItems/"+item+query, item, want)
+}
+
+// doURL runs one call to target, a URL this client built or checked; item names it in errors.
+func (c *Client) doURL(ctx context.Context, method, target, item string, want int) (directory.Call, []byte, error) {
 	clientRequestID := uuid.NewString()
 	call := directory.Call{Method: method}
 	ctx, rec := withRecord(ctx)
 	var resp *http.Response
 	for try := 1; ; try++ {
-		req, err := runtime.NewRequest(ctx, method, url)
+		req, err := runtime.NewRequest(ctx, method, target)
 		if err != nil {
 			return call, nil, &directory.Error{Kind: directory.Rejected, Call: call, Err: fmt.Errorf("graph: building %s request: %w", method, err)}
 		}

@@ -1,8 +1,8 @@
 // Package message owns the shape of every Service Bus message entra-purge reads or writes, both ways: what
 // a delivery's application properties mean (the attempt, when the purge was first requested, the first
 // message's id, replay marks) and how the copies that secure a message are built (the scheduled retry
-// copy, the failure copy, the replayed request, a new request). Every property name is written here and
-// only here; see docs/contract.md for the contract these follow.
+// copy, the failure copy, the replayed request, a new request, the retention sweep's request). Every
+// property name is written here and only here; see docs/contract.md for the contract these follow.
 //
 // It knows no SDK: a [Delivery] comes from the Functions host's invocation (package funcproto) or from a
 // receiver (package bus), and an [Outgoing] message is sent by package bus.
@@ -11,6 +11,7 @@ package message
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/entra-purge/entra-purge/internal/directory"
 	"github.com/entra-purge/entra-purge/internal/purge"
 )
 
@@ -275,6 +277,32 @@ func ReplayCopy(failed *Delivery) Outgoing {
 			PropReplayedAfter: str(failed.Properties[PropDeadLetterReason]),
 		},
 	}
+}
+
+// The audit fields of the requests the retention sweep enqueues.
+const (
+	SweepReason      = "retention"
+	SweepRequestedBy = "sweep"
+)
+
+// SweepMessageID derives a sweep request's MessageId from the object id and the UTC day of the run: every
+// run of one day asks for an object under the same id, so the trigger queue's duplicate detection drops the
+// repeats of overlapping or repeated runs (docs/contract.md §13.3).
+func SweepMessageID(id directory.ObjectID, day time.Time) string {
+	return uuid.NewSHA1(idNamespace, []byte(id.String()+"|sweep|"+day.UTC().Format(time.DateOnly))).String()
+}
+
+// SweepRequest builds the ordinary purge request the retention sweep enqueues for one object:
+// {"id","type","reason":"retention","requestedBy":"sweep"}, JSON content, MessageId from SweepMessageID.
+// It goes through the same checks as any request; the sweep never purges anything itself.
+func SweepRequest(id directory.ObjectID, t directory.Type, day time.Time) Outgoing {
+	body, _ := json.Marshal(struct {
+		ID          string `json:"id"`
+		Type        string `json:"type"`
+		Reason      string `json:"reason"`
+		RequestedBy string `json:"requestedBy"`
+	}{id.String(), string(t), SweepReason, SweepRequestedBy})
+	return Outgoing{Body: body, MessageID: SweepMessageID(id, day), ContentType: "application/json"}
 }
 
 // NewRequest builds a purge request message (`handler send`): a fresh MessageId, JSON content.

@@ -195,3 +195,26 @@ func TestNewRequest(t *testing.T) {
 		t.Errorf("requests %+v %+v", a, b)
 	}
 }
+
+// A sweep request is an ordinary request the parser accepts, and its id repeats within a UTC day only.
+func TestSweepRequest(t *testing.T) {
+	day := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+	m := SweepRequest(id, directory.ServicePrincipal, day)
+	if string(m.Body) != `{"id":"8f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b","type":"servicePrincipal","reason":"retention","requestedBy":"sweep"}` ||
+		m.ContentType != "application/json" || !m.ScheduledAt.IsZero() || m.Properties != nil {
+		t.Fatalf("request %+v %s", m, m.Body)
+	}
+	req, err := purge.ParseRequest(m.Body)
+	if err != nil || req.ID != id || req.Type != directory.ServicePrincipal || req.Reason != SweepReason || req.RequestedBy != SweepRequestedBy {
+		t.Fatalf("parsed %+v %v", req, err)
+	}
+	// 23:30 UTC-1 is 00:30 UTC the next day: the day is the UTC one.
+	late := time.Date(2026, 11, 28, 23, 30, 0, 0, time.FixedZone("UTC-1", -3600))
+	if SweepMessageID(id, day.Add(20*time.Hour)) != m.MessageID || SweepMessageID(id, late) == m.MessageID {
+		t.Error("the id must be the same all UTC day and change with the UTC day")
+	}
+	other := directory.MustParseObjectID("9f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
+	if SweepMessageID(other, day) == m.MessageID || SweepMessageID(id, day) == RetryMessageID(m.MessageID, 1, time.Time{}) {
+		t.Error("ids collide")
+	}
+}

@@ -316,18 +316,24 @@ class AmqpServer {
 
   // ----- messages from senders ------------------------------------------------------------------
 
-  /** A single message (format 0). Batches (format 0x80013700) are refused: nothing sends them. */
+  /**
+   * A single message (format 0), or a batch (format 0x80013700: an envelope whose data sections each
+   * hold one encoded message, as azservicebus's SendMessageBatch sends it). A batch is checked whole
+   * before any of its messages is stored, then each is enqueued on its own (duplicate detection applies
+   * per message), as Service Bus does. Other formats are refused.
+   */
   onSend(ctx) {
     const entity = ctx.receiver._sb.entity;
-    if (ctx.format !== undefined && ctx.format !== 0) {
-      ctx.delivery.reject({ condition: 'amqp:not-implemented', description: `message format ${ctx.format} (a batch?) is not supported by the emulator` });
+    const format = ctx.format === undefined ? 0 : ctx.format;
+    if (format !== 0 && format !== codec.BATCH_FORMAT) {
+      ctx.delivery.reject({ condition: 'amqp:not-implemented', description: `message format ${format} is not supported by the emulator` });
       return;
     }
-    let parts;
+    let messages;
     try {
       const b = codec.rawOf(ctx.message);
       if (!b) throw new Error('no message bytes');
-      parts = codec.decode(b);
+      messages = format === 0 ? [codec.decode(b)] : codec.splitBatch(b).map((inner) => codec.decode(inner));
     } catch (err) {
       this.emit('decode-error', { queue: entity.name, error: err.message });
       ctx.delivery.reject({ condition: 'amqp:decode-error', description: `could not decode message: ${err.message}` });
@@ -335,12 +341,14 @@ class AmqpServer {
     }
     const size = codec.rawOf(ctx.message).length;
     if (size > entity.maxMessageSize) {
-      // The service refuses it too, whatever the client checked (docs/servicebus.md §3.1).
+      // The service refuses it too, whatever the client checked (docs/servicebus.md §3.1); a batch counts
+      // whole, as one message.
       this.emit('too-large', { queue: entity.name, size, max: entity.maxMessageSize });
       ctx.delivery.reject({ condition: 'amqp:link:message-size-exceeded', description: `The message of ${size} bytes exceeds the queue's maximum of ${entity.maxMessageSize} bytes.` });
       return;
     }
-    entity.enqueue(parts);
+    if (format !== 0) this.emit('batch', { queue: entity.name, messages: messages.length });
+    for (const parts of messages) entity.enqueue(parts);
     ctx.delivery.accept();
   }
 

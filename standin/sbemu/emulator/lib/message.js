@@ -285,6 +285,29 @@ function decode(buffer) {
   return parts;
 }
 
+/** The AMQP message format of a batch: an envelope holding one encoded message per data section. */
+const BATCH_FORMAT = 0x80013700;
+
+/**
+ * Returns the encoded messages of a batch envelope, one per data section (the envelope's header,
+ * annotations and properties only repeat the first message's and are ignored). Throws on a malformed
+ * envelope or one without messages.
+ */
+function splitBatch(buffer) {
+  const buf = Buffer.from(buffer);
+  const reader = new types.Reader(buf);
+  const out = [];
+  while (reader.remaining() > 0) {
+    const s = reader.read();
+    const code = sectionCode(s);
+    if (code === SECTION.data) out.push(Buffer.from(s.value));
+    else if (code === SECTION.sequence || code === SECTION.value) throw new Error('a batch body must be data sections');
+    else if (code === undefined) throw new Error('unrecognised batch section');
+  }
+  if (out.length === 0) throw new Error('an empty batch');
+  return out;
+}
+
 /** Reads the amqp-value body of an encoded message as a Typed (for $management requests). */
 function readValueBody(buffer) {
   const reader = new types.Reader(Buffer.from(buffer));
@@ -365,6 +388,8 @@ function getEntry(entries, key) {
 }
 
 module.exports = {
+  BATCH_FORMAT,
+  splitBatch,
   installRawCapture,
   rawOf,
   decode,

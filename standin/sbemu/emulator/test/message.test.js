@@ -128,3 +128,20 @@ test('message ids of every AMQP kind become strings', () => {
   assert.equal(codec.idToString(types.wrap_uuid(Buffer.alloc(16, 1))), '01010101-0101-0101-0101-010101010101');
   assert.equal(codec.idToString(types.Null()), null);
 });
+
+test('splitBatch returns each message of a batch envelope, and refuses what is not one', () => {
+  const one = Buffer.from(goLikeMessage());
+  const two = Buffer.from(rheaMessage.encode({ message_id: 'm-2', body: rheaMessage.data_section(Buffer.from('two')) }));
+  // The envelope azservicebus sends: the first message's properties, then one data section per message.
+  const w = new types.Writer();
+  w.write(types.described(types.wrap_ulong(0x73), types.List32([types.wrap_string('m-1')])));
+  for (const m of [one, two]) w.write(types.described(types.wrap_ulong(0x75), types.wrap_binary(m)));
+  const envelope = Buffer.from(w.toBuffer());
+  const parts = codec.splitBatch(envelope).map((b) => codec.decode(b));
+  assert.deepEqual(parts.map((p) => p.properties.messageId), ['m-1', 'm-2']);
+  assert.equal(parts[0].properties.correlationId, 'TKT-42');
+  assert.throws(() => codec.splitBatch(Buffer.from(rheaMessage.encode({ message_id: 'x', body: 'a value body' }))), /data sections/);
+  const empty = new types.Writer();
+  empty.write(types.described(types.wrap_ulong(0x73), types.List32([types.wrap_string('m-1')])));
+  assert.throws(() => codec.splitBatch(Buffer.from(empty.toBuffer())), /empty batch/);
+});
