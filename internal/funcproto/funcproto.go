@@ -1,6 +1,6 @@
-// Package funcproto speaks the Azure Functions custom-handler protocol for a Service Bus trigger, as the
-// real host speaks it (docs/functions-host.md §4, §5): it decodes the host's invocation request, with all of
-// its quirks, and encodes the only kind of answer the host can use.
+// Package funcproto speaks the Azure Functions custom-handler protocol for a Service Bus trigger and a timer
+// trigger, as the real host speaks it (docs/functions-host.md §4, §5): it decodes the host's invocation
+// request, with all of its quirks, and encodes the only kind of answer the host can use.
 //
 // The quirks, each handled here so no other package has to know them:
 //   - every Data and Metadata value is decoded per key from json.RawMessage;
@@ -312,4 +312,99 @@ func marshalResponse(resp Response) ([]byte, error) {
 		b = append(b, q...)
 	}
 	return append(b, `],"ReturnValue":null}`...), nil
+}
+
+// Timer is what the host says about a timer trigger's invocation (Data.<binding>, a TimerInfo;
+// docs/functions-host.md §4.6). Times are UTC; a zero time means the host did not send it, or sent text
+// that could not be read: a bad timestamp never fails the invocation.
+type Timer struct {
+	// IsPastDue is true when the invocation runs later than scheduled (an occurrence was missed while the
+	// app was not running).
+	IsPastDue bool
+	// AdjustForDST is Schedule.AdjustForDST.
+	AdjustForDST bool
+	// Monitored is true when ScheduleStatus was sent (schedule monitoring on); Last, Next and LastUpdated
+	// are its fields. Last is zero before the first run (the host sends 0001-01-01T00:00:00).
+	Monitored               bool
+	Last, Next, LastUpdated time.Time
+}
+
+// TimerTrigger extracts the timer trigger named binding. Only a missing or non-object value is an error
+// (the binding name does not match function.json): every field inside is read leniently, because the host
+// has sent timestamps handlers could not parse (host issue #7391) and a timer is not retried.
+func (inv *Invocation) TimerTrigger(binding string) (Timer, error) {
+	raw, ok := inv.Data[binding]
+	if !ok {
+		return Timer{}, fmt.Errorf("%w: Data has no %q entry (is the timer binding named %q in function.json?)", ErrInvalidInvocation, binding, binding)
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		// Objects used to arrive as JSON strings (host issue #5815).
+		var s string
+		if json.Unmarshal(raw, &s) != nil || json.Unmarshal([]byte(s), &obj) != nil {
+			return Timer{}, fmt.Errorf("%w: Data.%s is not a TimerInfo object", ErrInvalidInvocation, binding)
+		}
+	}
+	if obj == nil {
+		return Timer{}, fmt.Errorf("%w: Data.%s is null, not a TimerInfo object", ErrInvalidInvocation, binding)
+	}
+	field := func(m map[string]json.RawMessage, name string) json.RawMessage {
+		for k, v := range m {
+			if strings.EqualFold(k, name) { // Newtonsoft matches names case-insensitively; so do we
+				return v
+			}
+		}
+		return nil
+	}
+	var t Timer
+	t.IsPastDue = lenientBool(field(obj, "IsPastDue"))
+	var sched map[string]json.RawMessage
+	if json.Unmarshal(field(obj, "Schedule"), &sched) == nil {
+		t.AdjustForDST = lenientBool(field(sched, "AdjustForDST"))
+	}
+	var status map[string]json.RawMessage
+	if json.Unmarshal(field(obj, "ScheduleStatus"), &status) == nil && status != nil {
+		t.Monitored = true
+		t.Last = lenientTime(field(status, "Last"))
+		t.Next = lenientTime(field(status, "Next"))
+		t.LastUpdated = lenientTime(field(status, "LastUpdated"))
+	}
+	return t, nil
+}
+
+// lenientBool reads true, "true" or "True" (a value double-encoded as text); anything else is false.
+func lenientBool(raw json.RawMessage) bool {
+	var b bool
+	if json.Unmarshal(raw, &b) == nil {
+		return b
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		s = strings.Trim(strings.TrimSpace(s), `"`)
+		return strings.EqualFold(s, "true")
+	}
+	return false
+}
+
+// lenientTime reads a .NET DateTime or DateTimeOffset as text (with or without a zone, any precision),
+// in UTC; DateTime.MinValue and anything unreadable are the zero time.
+func lenientTime(raw json.RawMessage) time.Time {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return time.Time{}
+	}
+	s = strings.Trim(strings.TrimSpace(s), `"`)
+	t, ok := ParseHostTime(s)
+	if !ok {
+		for _, layout := range []string{"2006-01-02T15:04:05.9999999-07:00", "2006-01-02 15:04:05Z07:00", "1/2/2006 3:04:05 PM"} {
+			if p, err := time.Parse(layout, s); err == nil {
+				t, ok = p.UTC(), true
+				break
+			}
+		}
+	}
+	if !ok || t.Year() <= 1 {
+		return time.Time{}
+	}
+	return t
 }

@@ -286,3 +286,60 @@ func FuzzMetadataString(f *testing.F) {
 		}
 	})
 }
+
+// Timer invocations (docs/functions-host.md §4.6): the documented TimerInfo shape, a first run whose Last is
+// DateTime.MinValue, no ScheduleStatus when monitoring is off, the object sent as a JSON string by older
+// hosts, and timestamps that cannot be read, which never fail the invocation.
+func TestTimerTrigger(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		name, body string
+		want       Timer
+	}{
+		{"past due (golden)", readFile(t, "timer-past-due.json"), Timer{IsPastDue: true, AdjustForDST: true, Monitored: true,
+			Last: at("2026-11-27T03:00:00Z"), Next: at("2026-11-28T03:00:00Z"), LastUpdated: at("2026-11-27T03:00:04.1234567Z")}},
+		{"first run (golden)", readFile(t, "timer-first-run.json"), Timer{AdjustForDST: true, Monitored: true, Next: at("2026-11-28T03:00:00Z")}},
+		{"monitor off", `{"Data":{"timer":{"Schedule":{"AdjustForDST":false},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`, Timer{}},
+		{"object as a string", `{"Data":{"timer":"{\"IsPastDue\":true,\"ScheduleStatus\":{\"Next\":\"2026-11-28T03:00:00\"}}"},"Metadata":{}}`,
+			Timer{IsPastDue: true, Monitored: true, Next: at("2026-11-28T03:00:00Z")}},
+		{"bad timestamps and text booleans", `{"Data":{"timer":{"isPastDue":"True","scheduleStatus":{"Last":"yesterday","Next":12,"LastUpdated":"11/28/2026 3:00:04 AM"}}}}`,
+			Timer{IsPastDue: true, Monitored: true, LastUpdated: at("2026-11-28T03:00:04Z")}},
+		{"empty object", `{"Data":{"timer":{}}}`, Timer{}},
+	}
+	for _, tc := range tests {
+		inv, err := DecodeInvocation(strings.NewReader(tc.body))
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		got, err := inv.TimerTrigger("timer")
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got %+v, %v; want %+v", tc.name, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{`{"Data":{"myTimer":{}}}`, `{"Data":{"timer":null}}`, `{"Data":{"timer":42}}`, `{"Data":{"timer":"not json"}}`} {
+		inv, err := DecodeInvocation(strings.NewReader(bad))
+		if err != nil {
+			t.Errorf("%s: %v", bad, err)
+			continue
+		}
+		if _, err := inv.TimerTrigger("timer"); !errors.Is(err, ErrInvalidInvocation) {
+			t.Errorf("%s: err = %v", bad, err)
+		}
+	}
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
