@@ -32,6 +32,7 @@ Usage:
   handler send ID...           enqueue purge requests on PURGE_QUEUE_NAME
   handler failed               list the failure queue (peek only; nothing is removed)
   handler replay               move failure-queue messages back to the trigger queue after a fix
+  handler sweep                enqueue every object past the retention (PURGE_SWEEP_AFTER); --dry-run reports
   handler check                validate settings, reach Graph and Service Bus, show the token's permissions
   handler help [COMMAND]       show help for a command
   handler --version            print the build's version
@@ -68,7 +69,7 @@ func newEnv(environ []string, stdout, stderr io.Writer) *env {
 func (e *env) getenv(k string) string { return e.vars[k] }
 
 var commands = map[string]command{
-	"purge": cmdPurge, "send": cmdSend, "failed": cmdFailed, "replay": cmdReplay, "check": cmdCheck,
+	"purge": cmdPurge, "send": cmdSend, "failed": cmdFailed, "replay": cmdReplay, "check": cmdCheck, "sweep": cmdSweep,
 }
 
 // run dispatches to a subcommand; with none, it serves the host. environ is the process environment

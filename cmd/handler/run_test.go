@@ -157,3 +157,66 @@ func TestPurgeRetryLater(t *testing.T) {
 		t.Errorf("result %+v", r)
 	}
 }
+
+// handler sweep --dry-run lists the bin, reports what would be enqueued with a chart, and needs no Service
+// Bus; the command line and the retention are checked before anything is done.
+func TestSweepCommandDryRun(t *testing.T) {
+	g, e := stack(t, "User.Read.All", "Application.Read.All", "Group.Read.All")
+	old := deletedObject(g, "user", 9*24*time.Hour)
+	deletedObject(g, "user", 24*time.Hour)
+	app := deletedObject(g, "application", 20*24*time.Hour)
+	deletedObject(g, "group", 20*24*time.Hour)
+	delete(e, "ServiceBusConnection")
+
+	code, out, errOut := runHandler(t, e, "sweep", "--dry-run", "--after", "7d")
+	if code != exitOK || !strings.Contains(out, "dry run: nothing enqueued") || !strings.Contains(out, "Would enqueue 2 request(s)") ||
+		!strings.Contains(out, old) || !strings.Contains(out, app) || !strings.Contains(out, "█") || !strings.Contains(out, "░") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, r := range g.Requests() {
+		if strings.Contains(r.Path, "microsoft.graph.group") || r.Method != "GET" {
+			t.Errorf("request %s %s", r.Method, r.Path)
+		}
+	}
+	code, out, _ = runHandler(t, e, "sweep", "--dry-run", "--after", "7d", "--output", "json")
+	var rep struct {
+		Outcome      string `json:"outcome"`
+		After        string `json:"after"`
+		WouldEnqueue []struct {
+			ID, MessageID string
+		} `json:"wouldEnqueue"`
+		Totals struct{ Listed, Eligible, Enqueued int } `json:"totals"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOK || rep.Outcome != "completed" || rep.After != "7d" ||
+		len(rep.WouldEnqueue) != 2 || rep.Totals.Listed != 3 || rep.Totals.Eligible != 2 || rep.Totals.Enqueued != 0 {
+		t.Fatalf("json: exit %d %v\n%s", code, err, out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"sweep", "--dry-run"}, exitUsage, "give --after"},
+		{[]string{"sweep", "--after", "12h", "--dry-run"}, exitUsage, "at least 1d"},
+		{[]string{"sweep", "--after", "forever"}, exitUsage, "--after"},
+		{[]string{"sweep", "--after", "7d", "extra"}, exitUsage, "unexpected argument"},
+		{[]string{"sweep", "--after", "7d"}, exitConfig, "ServiceBusConnection__fullyQualifiedNamespace"},
+	} {
+		code, _, errOut := runHandler(t, e, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d %q", tc.args, code, errOut)
+		}
+	}
+}
+
+// A real run against a namespace that refuses connections stops before listing anything, exit 3.
+func TestSweepCommandUnreachableBus(t *testing.T) {
+	g, e := stack(t)
+	deletedObject(g, "user", 9*24*time.Hour)
+	e["PURGE_SWEEP_AFTER"] = "7d"
+	code, _, errOut := runHandler(t, e, "sweep", "--wait", "2s")
+	if code != exitRetryLater || !strings.Contains(errOut, "cannot reach Service Bus") || len(g.Requests()) != 0 {
+		t.Errorf("exit %d %q, %d Graph requests", code, errOut, len(g.Requests()))
+	}
+}

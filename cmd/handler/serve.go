@@ -21,9 +21,10 @@ import (
 // restart rather than an error.
 func serve(ctx context.Context, e *env) int {
 	stdout, stderr := e.stdout, e.stderr
-	cfg, code := loadConfig(e, true)
-	if cfg == nil {
-		return code
+	cfg, err := config.Load(e.getenv, &config.LoadOptions{Environ: e.environ, Serving: true})
+	if err != nil {
+		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
+		return exitConfig
 	}
 	log := zerolog.New(stdout).Level(cfg.LogLevel).With().Timestamp().Logger()
 	a, err := newApp(cfg)
@@ -33,8 +34,12 @@ func serve(ctx context.Context, e *env) int {
 	}
 	defer a.Close()
 
+	sw := server.Sweep{Timeout: cfg.SweepTimeout}
+	if cfg.SweepEnabled {
+		sw.Sweeper = a.sweeper(a.graph, a.bus, cfg.SweepAfter, false, nil)
+	}
 	srv := server.New(a.processor(policyOf(cfg)), a.bus, a.queues(), &server.Options{
-		Timeout: cfg.InvocationTimeout, Log: stdout, Stderr: stderr, Level: cfg.LogLevel,
+		Timeout: cfg.InvocationTimeout, Log: stdout, Stderr: stderr, Level: cfg.LogLevel, Sweep: sw,
 	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)

@@ -17,6 +17,7 @@ import (
 	"github.com/entra-purge/entra-purge/internal/graph"
 	"github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/internal/purge"
+	"github.com/entra-purge/entra-purge/internal/sweep"
 	"github.com/entra-purge/entra-purge/internal/throttle"
 )
 
@@ -60,6 +61,20 @@ func newApp(cfg *config.Config) (*app, error) {
 // processor is the purge domain deciding with the Graph client under policy.
 func (a *app) processor(policy purge.Policy) *purge.Processor {
 	return purge.NewProcessor(a.graph, policy, nil)
+}
+
+// The Graph client reads the recycle bin for the sweep, and the bus client enqueues its requests.
+var (
+	_ sweep.Lister   = (*graph.Client)(nil)
+	_ sweep.Enqueuer = (*bus.Client)(nil)
+)
+
+// sweeper is the retention sweep reading with l (the Graph client) and enqueuing with enq (the bus client;
+// unused in a dry run) under the configuration, with the retention after.
+func (a *app) sweeper(l sweep.Lister, enq sweep.Enqueuer, after time.Duration, dryRun bool, opts *sweep.Options) *sweep.Sweeper {
+	return sweep.New(l, enq, sweep.Policy{
+		Types: a.cfg.AllowedTypes, ProtectedIDs: a.cfg.ProtectedIDs, After: after, Queue: a.cfg.Queue, DryRun: dryRun || a.cfg.DryRun,
+	}, opts)
 }
 
 // queues are the two queues messages are secured on.

@@ -42,6 +42,23 @@ const (
 	EnvDryRun            = "PURGE_DRY_RUN"
 	EnvLogLevel          = "PURGE_LOG_LEVEL"
 	EnvMaxWritesPerSec   = "PURGE_MAX_WRITES_PER_SECOND"
+	EnvSweepSchedule     = "PURGE_SWEEP_SCHEDULE"
+	EnvSweepAfter        = "PURGE_SWEEP_AFTER"
+	EnvSweepTimeout      = "PURGE_SWEEP_TIMEOUT"
+
+	// EnvSweepDisabled and EnvSweepDisabledDotted disable the sweep function the Functions way: the host
+	// reads AzureWebJobs.<function>.Disabled and, because Linux environment variables cannot hold dots,
+	// AzureWebJobs_<function>_Disabled (docs/functions-host.md §2.7). The handler reads both to know
+	// whether the host will run the timer, and so whether the sweep's settings are needed.
+	EnvSweepDisabled       = "AzureWebJobs_sweep_Disabled"
+	EnvSweepDisabledDotted = "AzureWebJobs.sweep.Disabled"
+)
+
+// Limits of PURGE_SWEEP_AFTER: the recycle bin is a restore window, so less than a day is refused as a
+// mistake, and Entra removes objects 30 days after deletion, so a longer wait would never find any.
+const (
+	MinSweepAfter = 24 * time.Hour
+	MaxSweepAfter = 30 * 24 * time.Hour
 )
 
 // Cloud is a Microsoft cloud: its name as PURGE_CLOUD spells it and its Microsoft Graph root.
@@ -110,6 +127,15 @@ type Config struct {
 	DryRun        bool
 
 	LogLevel zerolog.Level
+
+	// SweepEnabled is false when the sweep function is disabled (EnvSweepDisabled or its dotted form is
+	// true or 1, as the host reads it). SweepSchedule is its NCRONTAB schedule, SweepAfter the retention
+	// past which objects are enqueued, SweepTimeout the deadline of one run. Schedule and After are empty
+	// or zero when not set (required only when serving with the sweep enabled).
+	SweepEnabled  bool
+	SweepSchedule string
+	SweepAfter    time.Duration
+	SweepTimeout  time.Duration
 }
 
 // SettingError reports a setting that could not be used. Its message is one line naming the setting.
@@ -137,6 +163,10 @@ type LoadOptions struct {
 	// name starting with PURGE_ must then be a known setting: a typo such as PURGE_DRYRUN would
 	// otherwise be ignored, and the handler would purge for real.
 	Environ []string
+	// Serving is set by `serve`: the settings of every function the host will run are then required, so
+	// PURGE_SWEEP_SCHEDULE and PURGE_SWEEP_AFTER unless the sweep function is disabled. The operator's
+	// commands check them only when they are given.
+	Serving bool
 }
 
 // Load reads every setting through getenv (os.Getenv in production) and validates it. It returns the first
@@ -242,6 +272,8 @@ func Load(getenv func(string) string, opts *LoadOptions) (*Config, error) {
 	}
 	c.LogLevel = lv
 
+	l.sweep(c, opts)
+
 	if l.err != nil {
 		return nil, l.err
 	}
@@ -314,7 +346,19 @@ func (c *Config) Fields() map[string]any {
 		"allowSynced":        c.AllowSynced,
 		"dryRun":             c.DryRun,
 		"logLevel":           c.LogLevel.String(),
+		"sweepEnabled":       c.SweepEnabled,
+		"sweepSchedule":      c.SweepSchedule,
+		"sweepAfter":         FormatDuration(c.SweepAfter),
+		"sweepTimeout":       c.SweepTimeout.String(),
 	}
+}
+
+// FormatDuration writes a duration as a setting would: whole days as "7d", anything else as Go does.
+func FormatDuration(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
 }
 
 // ServiceBusAddress is the host:port an AMQP connection to the namespace goes to: 5671 (AMQP over TLS),

@@ -11,7 +11,8 @@ import (
 // Known lists every setting the handler reads. Start-up refuses any other PURGE_ name (see LoadOptions).
 var Known = []string{EnvPort, EnvSBConnection, EnvSBNamespace, EnvQueue, EnvFailedQueue, EnvCloud, EnvGraphEndpoint, EnvClientID,
 	EnvIdentityEndpoint, EnvMaxAttempts, EnvNotFoundGrace, EnvRetryBaseDelay, EnvRetryMaxDelay, EnvInvocationTimeout, EnvVerify,
-	EnvAllowedTypes, EnvProtectedIDs, EnvMinDeletedAge, EnvAllowSynced, EnvDryRun, EnvLogLevel, EnvMaxWritesPerSec}
+	EnvAllowedTypes, EnvProtectedIDs, EnvMinDeletedAge, EnvAllowSynced, EnvDryRun, EnvLogLevel, EnvMaxWritesPerSec,
+	EnvSweepSchedule, EnvSweepAfter, EnvSweepTimeout, EnvSweepDisabled, EnvSweepDisabledDotted}
 
 // settingPrefix marks the names that belong to entra-purge: every one of them must be known.
 const settingPrefix = "PURGE_"

@@ -1,5 +1,6 @@
-// Package server is the handler's HTTP side: it answers the Functions host's readiness probe and turns each
-// invocation of the purge function into a decision (package purge), secures the message on Service Bus when
+// Package server is the handler's HTTP side: it answers the Functions host's readiness probe, runs the
+// retention sweep's timer invocations (package sweep; sweep.go), and turns each invocation of the purge
+// function into a decision (package purge), secures the message on Service Bus when
 // the decision needs it (the copy from package message, sent through a Publisher), logs one JSON line, and
 // answers the host.
 //
@@ -52,6 +53,8 @@ type Options struct {
 	Level zerolog.Level
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Sweep serves the retention sweep's timer (POST /sweep); the zero value refuses its invocations.
+	Sweep Sweep
 }
 
 // Server handles the host's requests.
@@ -64,6 +67,8 @@ type Server struct {
 	log, errOut   io.Writer
 	level         zerolog.Level
 	now           func() time.Time
+	sweep         Sweep
+	sweepRun      sweepState
 
 	logMu sync.Mutex
 }
@@ -74,7 +79,7 @@ func New(proc *purge.Processor, pub Publisher, queues message.Queues, opts *Opti
 		opts = &Options{}
 	}
 	s := &Server{proc: proc, pub: pub, queues: queues, timeout: opts.Timeout, settleReserve: opts.SettleReserve,
-		log: opts.Log, errOut: opts.Stderr, level: opts.Level, now: opts.Now}
+		log: opts.Log, errOut: opts.Stderr, level: opts.Level, now: opts.Now, sweep: opts.Sweep}
 	if s.timeout <= 0 {
 		s.timeout = 45 * time.Second
 	}
@@ -99,7 +104,8 @@ func SettleReserve(timeout time.Duration) time.Duration {
 	return min(max(timeout/4, 3*time.Second), 15*time.Second)
 }
 
-// Handler returns the HTTP handler: GET / for readiness and pings, POST /purge for invocations. Every
+// Handler returns the HTTP handler: GET / for readiness and pings, POST /purge for the queue trigger's
+// invocations, POST /sweep for the retention sweep's timer. Every
 // answer is a JSON object, also to a route the host never uses, because the host cannot use any other.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -108,10 +114,11 @@ func (s *Server) Handler() http.Handler {
 		_, _ = io.WriteString(w, `{"status":"ready"}`)
 	})
 	mux.HandleFunc("POST /"+FunctionName, s.invoke)
+	mux.HandleFunc("POST /"+SweepFunctionName, s.invokeSweep)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
-		_, _ = io.WriteString(w, `{"error":"no such route: this handler serves GET / and POST /`+FunctionName+`"}`)
+		_, _ = io.WriteString(w, `{"error":"no such route: this handler serves GET /, POST /`+FunctionName+` and POST /`+SweepFunctionName+`"}`)
 	})
 	return mux
 }

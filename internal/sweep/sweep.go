@@ -65,6 +65,8 @@ type Options struct {
 	BatchSize int
 	// Collect keeps every listed object in the summary (for the operator's dry-run report).
 	Collect bool
+	// Progress, when set, is called after each page with the type's counts so far.
+	Progress func(TypeSummary)
 }
 
 // DefaultReserve is the part of a run's deadline kept for sending what was listed: one page of 999
@@ -83,6 +85,7 @@ type Sweeper struct {
 	delay     time.Duration
 	batch     int
 	collect   bool
+	progress  func(TypeSummary)
 	protected map[directory.ObjectID]bool
 }
 
@@ -92,7 +95,7 @@ func New(l Lister, e Enqueuer, p Policy, opts *Options) *Sweeper {
 		opts = &Options{}
 	}
 	s := &Sweeper{list: l, enq: e, policy: p, now: opts.Now, sleep: opts.Sleep, reserve: opts.Reserve, retries: opts.MaxPageRetries,
-		delay: opts.RetryDelay, batch: opts.BatchSize, collect: opts.Collect, protected: map[directory.ObjectID]bool{}}
+		delay: opts.RetryDelay, batch: opts.BatchSize, collect: opts.Collect, progress: opts.Progress, protected: map[directory.ObjectID]bool{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -325,6 +328,9 @@ func (s *Sweeper) sweepType(ctx context.Context, t directory.Type, sum *Summary)
 				}
 				ts.Enqueued += len(chunk)
 			}
+		}
+		if s.progress != nil {
+			s.progress(ts)
 		}
 		if page.Next == "" {
 			return ts, "", nil

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,10 @@ import (
 //
 // The $skiptoken is the id of the last object of the previous page, not a position, so that a client
 // purging what it has just listed does not skip objects on the next page.
+//
+// $select keeps only the properties named (Graph's minimal metadata then omits @odata.type, the members
+// being of the cast's type, and names the properties in @odata.context); a property the type does not
+// have is a 400, as in Graph.
 func (s *Server) list(r *http.Request, c *rc, rt route, who *caller, base string) *response {
 	vals := r.URL.Query()
 	bad := func(code, msg string) *response { return c.errorResponse(http.StatusBadRequest, code, msg) }
@@ -46,6 +51,16 @@ func (s *Server) list(r *http.Request, c *rc, rt route, who *caller, base string
 		after = string(b)
 	}
 	t := rt.typ
+	var sel []string
+	if v, ok := vals["$select"]; ok {
+		for _, p := range strings.Split(strings.Join(v, ","), ",") {
+			p = strings.TrimSpace(p)
+			if !slices.Contains(t.properties(), p) {
+				return bad("Request_BadRequest", "Parsing OData Select and Expand failed: Could not find a property named '"+p+"' on type 'microsoft.graph."+t.name+"'.")
+			}
+			sel = append(sel, p)
+		}
+	}
 	if !hasAny(who.roles, t.read) {
 		return c.errorResponse(http.StatusForbidden, "Authorization_RequestDenied", msgForbidden)
 	}
@@ -67,9 +82,22 @@ func (s *Server) list(r *http.Request, c *rc, rt route, who *caller, base string
 
 	value := make([]map[string]any, 0, len(items))
 	for _, e := range items {
-		value = append(value, e.render())
+		full := e.render()
+		if sel == nil {
+			value = append(value, full)
+			continue
+		}
+		m := map[string]any{}
+		for _, p := range sel {
+			m[p] = full[p]
+		}
+		value = append(value, m)
 	}
-	body := map[string]any{"@odata.context": base + "/$metadata#" + t.entitySet, "value": value}
+	context := base + "/$metadata#" + t.entitySet
+	if sel != nil {
+		context += "(" + strings.Join(sel, ",") + ")"
+	}
+	body := map[string]any{"@odata.context": context, "value": value}
 	if count {
 		body["@odata.count"] = total
 	}
@@ -97,4 +125,28 @@ func nextQuery(orig url.Values, token string) string {
 	}
 	parts = append(parts, "$skiptoken="+token)
 	return strings.Join(parts, "&")
+}
+
+// properties are what $select may name on a type: what the simulator renders.
+func (t *typeInfo) properties() []string {
+	p := []string{"id", "displayName", "deletedDateTime"}
+	if t.name == "user" {
+		p = append(p, "userPrincipalName", "onPremisesSyncEnabled")
+	}
+	return p
+}
+
+// listFaultKey is where the scripted steps of a type's LIST are kept, beside the per-object ones.
+func listFaultKey(t *typeInfo) string { return "list:" + t.name }
+
+// ScriptList appends steps answering the LIST of typ (any page), used up one per request like Script's.
+func (s *Server) ScriptList(typ string, steps ...Step) {
+	t := lookupType(typ)
+	if t == nil {
+		panic("graphsim: ScriptList: unknown type " + typ)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := listFaultKey(t)
+	s.faults.scripts[key] = append(s.faults.scripts[key], steps...)
 }

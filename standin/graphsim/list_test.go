@@ -116,8 +116,41 @@ func TestListCount(t *testing.T) {
 		t.Errorf("nextLink %q does not keep the query", next)
 	}
 	// Query options the simulator does not implement are refused rather than ignored.
-	for _, q := range []string{"$search=%22displayName:bo%22", "$orderby=deletedDateTime", "$filter=" + url.QueryEscape("displayName eq 'Bob'"), "$select=id", "$expand=manager"} {
+	for _, q := range []string{"$search=%22displayName:bo%22", "$orderby=deletedDateTime", "$filter=" + url.QueryEscape("displayName eq 'Bob'"), "$expand=manager"} {
 		e.expect(e.do("GET", base+q, tok, eventual...), 400, "Request_UnsupportedQuery")
+	}
+}
+
+// $select keeps the properties named, names them in @odata.context, and refuses a property the type lacks;
+// outside a LIST it is still refused rather than ignored.
+func TestListSelect(t *testing.T) {
+	e := newEnv(t, Options{})
+	tok := e.token("User.Read.All", "Application.Read.All")
+	e.sim.Add(deletedUser(1, time.Hour), Object{ID: guid(2), Type: "application", DisplayName: "app", DeletedAt: t0})
+	r := e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.user?$select=id,deletedDateTime&$top=999", tok)
+	e.expect(r, 200, "")
+	v := r.body["value"].([]any)[0].(map[string]any)
+	if len(v) != 2 || v["id"] != guid(1) || v["deletedDateTime"] == nil || r.body["@odata.context"] != e.ts.URL+"/v1.0/$metadata#users(id,deletedDateTime)" {
+		t.Errorf("selected %s", r.raw)
+	}
+	e.expect(e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.application?$select=id,userPrincipalName", tok), 400, "Request_BadRequest")
+	e.expect(e.do("GET", "/v1.0/directory/deletedItems/"+guid(1)+"?$select=id", tok), 400, "Request_UnsupportedQuery")
+}
+
+// Scripted steps for a LIST answer its requests in turn, then it behaves normally again.
+func TestScriptList(t *testing.T) {
+	e := newEnv(t, Options{})
+	tok := e.token("User.Read.All")
+	e.sim.Add(deletedUser(1, time.Hour))
+	e.sim.ScriptList("user", Step{Status: 429, RetryAfter: "3"})
+	r := e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.user", tok)
+	e.expect(r, 429, "TooManyRequests")
+	if r.header.Get("Retry-After") != "3" {
+		t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+	e.expect(e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.application", e.token("Application.Read.All")), 200, "")
+	if r := e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.user", tok); r.status != 200 || len(ids(r)) != 1 {
+		t.Errorf("after the script: %d %s", r.status, r.raw)
 	}
 }
 

@@ -225,7 +225,11 @@ func (s *Server) handle(r *http.Request, c *rc, rec *Request) (*response, time.D
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var delay time.Duration
-	if st, ok := s.faults.next(rt.id, r.Method); ok {
+	faultKey := rt.id
+	if rt.op == OpList {
+		faultKey = listFaultKey(rt.typ)
+	}
+	if st, ok := s.faults.next(faultKey, r.Method); ok {
 		delay = st.Delay
 		if st.Status != 0 {
 			rec.Injected = true
@@ -283,7 +287,7 @@ func (s *Server) operate(r *http.Request, c *rc, rt route, who *caller) *respons
 		return e
 	}
 	base := requestBase(r) + "/v1.0"
-	if q := unsupportedQuery(r); q != "" {
+	if q := unsupportedQuery(r, rt.op); q != "" {
 		return c.errorResponse(http.StatusBadRequest, "Request_UnsupportedQuery", q+" is not supported by the Graph simulator.")
 	}
 
@@ -326,10 +330,13 @@ func (s *Server) operate(r *http.Request, c *rc, rt route, who *caller) *respons
 }
 
 // unsupportedQuery names the first OData query option the simulator does not implement ($top,
-// $skiptoken and $count are the ones it does), so that a client relying on one is told instead of
-// getting an answer that silently ignores it.
-func unsupportedQuery(r *http.Request) string {
+// $skiptoken, $count and, on a LIST, $select are the ones it does), so that a client relying on one is
+// told instead of getting an answer that silently ignores it.
+func unsupportedQuery(r *http.Request, op string) string {
 	for _, k := range []string{"$select", "$filter", "$search", "$orderby", "$expand"} {
+		if k == "$select" && op == OpList {
+			continue
+		}
 		if r.URL.Query().Has(k) {
 			return k
 		}
