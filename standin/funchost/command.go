@@ -27,11 +27,11 @@ func (s settingsFlag) Set(v string) error {
 }
 
 // Command is `go run ./standin host`: it runs a function app the way the Azure Functions host runs a
-// custom handler with Service Bus triggers, without Azure: it reads host.json and */function.json,
+// custom handler with Service Bus and timer triggers, without Azure: it reads host.json and */function.json,
 // launches the handler, receives from the trigger queues with azservicebus (peek-lock) and sends the
 // handler the exact requests the real host sends.
 //
-//	go run ./standin host [--app-root DIR] [--set KEY=VALUE]... [--drain-timeout D]
+//	go run ./standin host [--app-root DIR] [--set KEY=VALUE]... [--drain-timeout D] [--timer-status DIR]
 //
 // Settings come from DIR/local.settings.json (or local.settings.sample.json); --set overrides one, for
 // example the emulator's connection string:
@@ -48,13 +48,15 @@ func Command(ctx context.Context, args []string) error {
 	settings := settingsFlag{}
 	fs.Var(settings, "set", "override an app setting, KEY=VALUE (repeatable)")
 	drainTimeout := fs.Duration("drain-timeout", 30*time.Second, "how long a stop waits for in-flight invocations")
+	timerStatus := fs.String("timer-status", "", "directory that keeps timer schedule status across runs (past-due runs at start-up); default: none kept")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	h, err := New(Options{
-		AppRoot:      *appRoot,
-		Settings:     settings,
-		DrainTimeout: *drainTimeout,
+		AppRoot:        *appRoot,
+		Settings:       settings,
+		DrainTimeout:   *drainTimeout,
+		TimerStatusDir: *timerStatus,
 	})
 	if err != nil {
 		return err

@@ -16,14 +16,21 @@ import (
 )
 
 // Function is one function of the app: a folder of the app root with a
-// function.json whose trigger is a Service Bus trigger.
+// function.json whose trigger is a Service Bus trigger or a timer trigger.
 type Function struct {
 	// Name is the folder name, case preserved: the real host POSTs to /{Name}
 	// and reports it as sys.MethodName.
 	Name string
 	// Dir is the function folder.
-	Dir     string
+	Dir string
+	// Trigger is the Service Bus trigger; unset (empty Name) for a timer function.
 	Trigger Trigger
+	// Timer is the timer trigger; nil for a Service Bus function.
+	Timer *TimerTrigger
+	// Disabled is set by the app setting AzureWebJobs.<Name>.Disabled, or its Linux
+	// form AzureWebJobs_<Name>_Disabled, being true or 1 (functions-host.md §2.7):
+	// the function's trigger is not started.
+	Disabled bool
 }
 
 // Trigger is a function's serviceBusTrigger binding with %SETTING% references
@@ -407,6 +414,7 @@ func loadFunctions(root string, settings map[string]string) ([]*Function, error)
 		if err != nil {
 			return nil, fmt.Errorf("function %s (%s): %w", e.Name(), p, err)
 		}
+		fn.Disabled = disabledBySetting(fn.Name, settings, os.Environ())
 		fns = append(fns, fn)
 	}
 	if len(fns) == 0 {
@@ -415,9 +423,38 @@ func loadFunctions(root string, settings map[string]string) ([]*Function, error)
 	return fns, nil
 }
 
-// parseFunction reads one function.json. Disabling a function ("disabled", or the
-// AzureWebJobs.<name>.Disabled setting) is not supported: the stand-in runs every
-// function it finds.
+// disabledBySetting is HostListenerFactory.IsDisabled: the setting
+// AzureWebJobs.<name>.Disabled or AzureWebJobs_<name>_Disabled is "true" or "1"
+// (any case; configuration keys ignore case too). App settings win over the
+// environment, as they are what the process gets.
+func disabledBySetting(name string, settings map[string]string, environ []string) bool {
+	names := []string{"AzureWebJobs." + name + ".Disabled", "AzureWebJobs_" + name + "_Disabled"}
+	on := func(v string) bool { v = strings.TrimSpace(v); return strings.EqualFold(v, "true") || v == "1" }
+	for _, n := range names {
+		found := false
+		for k, v := range settings {
+			if strings.EqualFold(k, n) {
+				found = true
+				if on(v) {
+					return true
+				}
+			}
+		}
+		if found {
+			continue
+		}
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && strings.EqualFold(k, n) && on(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseFunction reads one function.json: a serviceBusTrigger or a timerTrigger
+// function ("disabled" in function.json is the 1.x way and is ignored by the 4.x
+// host; the app setting is read by loadFunctions).
 func parseFunction(name, dir string, data []byte, settings map[string]string) (*Function, error) {
 	var fj functionJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -446,13 +483,20 @@ func parseFunction(name, dir string, data []byte, settings map[string]string) (*
 		if err != nil {
 			return nil, err
 		}
-		if !strings.EqualFold(typ, "serviceBusTrigger") {
-			return nil, fmt.Errorf("binding %d: type %q is not supported by this stand-in (only serviceBusTrigger)", i, typ)
+		isTimer := strings.EqualFold(typ, "timerTrigger")
+		if !isTimer && !strings.EqualFold(typ, "serviceBusTrigger") {
+			return nil, fmt.Errorf("binding %d: type %q is not supported by this stand-in (only serviceBusTrigger and timerTrigger)", i, typ)
 		}
 		if found {
 			return nil, fmt.Errorf("binding %d: a function has exactly one trigger", i)
 		}
 		found = true
+		if isTimer {
+			if fn.Timer, err = parseTimer(i, b, str); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		t := &fn.Trigger
 		var dataType, topic string
 		fields := []struct {
@@ -506,7 +550,7 @@ func parseFunction(name, dir string, data []byte, settings map[string]string) (*
 		}
 	}
 	if !found {
-		return nil, errors.New("no serviceBusTrigger binding")
+		return nil, errors.New("no serviceBusTrigger or timerTrigger binding")
 	}
 	return fn, nil
 }

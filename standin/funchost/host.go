@@ -46,9 +46,16 @@ type Options struct {
 	// stopped; 0 means 5 s.
 	KillGrace time.Duration
 
-	// OnInvocation, when set, is called once per message after it is settled.
-	// It runs on the invocation's goroutine, concurrently with other calls.
+	// OnInvocation, when set, is called once per message after it is settled, and
+	// once per timer invocation after it ended. It runs on the invocation's
+	// goroutine, concurrently with other calls.
 	OnInvocation func(Invocation)
+
+	// TimerStatusDir, when set, keeps each monitored timer's schedule status
+	// (<function>.status.json) across host runs, as host storage does in Azure, so
+	// that an occurrence missed while no host ran is invoked at start-up as past
+	// due. Empty: the status lives as long as the host.
+	TimerStatusDir string
 }
 
 // Outcome says how an invocation ended.
@@ -113,6 +120,8 @@ type Invocation struct {
 	SettleErr error
 	// LockRenewals counts successful lock renewals during the invocation.
 	LockRenewals int
+	// TimerPastDue is set for a timer invocation that ran late (IsPastDue).
+	TimerPastDue bool
 }
 
 // Stats are the host's counters.
@@ -134,6 +143,8 @@ type Stats struct {
 	// settled messages.
 	Invocations, Completed, Abandoned int
 	InFlight                          int
+	// TimerRuns counts timer invocations (included in Invocations).
+	TimerRuns int
 	// HandlerBroken is true once the handler exited with code 0: the real host
 	// does not restart it, and every later message fails.
 	HandlerBroken bool
@@ -353,8 +364,16 @@ func (h *Host) Run(ctx context.Context) error {
 		h.log.logf(LevelWarning, catHost, "Skipping '%s' from local settings as it's already defined in current environment variables.", k)
 	}
 	for _, fn := range h.app.functions {
-		h.log.logf(LevelInformation, catHost, "Function %s: serviceBusTrigger on %q (binding %q, dataType \"binary\", connection %q), maxConcurrentCalls %d",
-			fn.Name, fn.Trigger.QueueName, fn.Trigger.Name, fn.Trigger.Connection, h.app.host.MaxConcurrentCalls)
+		switch {
+		case fn.Disabled:
+			h.log.logf(LevelInformation, catHost, "Function '%s' is disabled", fn.Name)
+		case fn.Timer != nil:
+			h.log.logf(LevelInformation, catHost, "Function %s: timerTrigger %q (binding %q, runOnStartup %t, useMonitor %t)",
+				fn.Name, fn.Timer.Schedule, fn.Timer.Name, fn.Timer.RunOnStartup, fn.Timer.UseMonitor)
+		default:
+			h.log.logf(LevelInformation, catHost, "Function %s: serviceBusTrigger on %q (binding %q, dataType \"binary\", connection %q), maxConcurrentCalls %d",
+				fn.Name, fn.Trigger.QueueName, fn.Trigger.Name, fn.Trigger.Connection, h.app.host.MaxConcurrentCalls)
+		}
 	}
 
 	workerCtx, stopWorker := context.WithCancel(context.Background())
@@ -373,6 +392,17 @@ func (h *Host) Run(ctx context.Context) error {
 	var loops sync.WaitGroup
 	var runErr error
 	for _, fn := range h.app.functions {
+		if fn.Disabled {
+			continue
+		}
+		if fn.Timer != nil {
+			loops.Add(1)
+			go func() {
+				defer loops.Done()
+				h.runTimer(runCtx, invCtx, fn, &inflight)
+			}()
+			continue
+		}
 		src, err := h.openSource(runCtx, fn)
 		if err != nil {
 			runErr = fmt.Errorf("funchost: function %s: %w", fn.Name, err)

@@ -46,6 +46,7 @@ type appSpec struct {
 	maxConcurrent   int
 	lockRenewal     string
 	settings        map[string]string // local.settings.json Values
+	timer           map[string]any    // when set, a sweep/function.json with this timerTrigger binding
 }
 
 // makeApp writes host.json, purge/function.json and local.settings.json into a
@@ -83,6 +84,16 @@ func makeApp(t *testing.T, s appSpec) string {
 		"name": "message", "type": "serviceBusTrigger", "direction": "in", "queueName": "%PURGE_QUEUE_NAME%",
 		"connection": "ServiceBusConnection", "cardinality": "one", "dataType": "binary",
 	}}})
+	if s.timer != nil {
+		if err := os.Mkdir(filepath.Join(root, "sweep"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b := map[string]any{"name": "timer", "type": "timerTrigger", "direction": "in"}
+		for k, v := range s.timer {
+			b[k] = v
+		}
+		writeJSON(t, filepath.Join(root, "sweep", "function.json"), map[string]any{"bindings": []map[string]any{b}})
+	}
 	values := map[string]string{"PURGE_QUEUE_NAME": "purge-requests", "FUNCTIONS_WORKER_RUNTIME": "custom"}
 	for k, v := range s.settings {
 		values[k] = v

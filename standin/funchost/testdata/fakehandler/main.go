@@ -14,6 +14,9 @@
 //	warn           write a line containing "warning" to stderr, then ok
 //	once:CMD       CMD on the first delivery, ok on later ones
 //
+// A timer invocation (Data holds a TimerInfo object) does what FAKE_TIMER_CMD says,
+// and its invocation line carries the TimerInfo as "timer".
+//
 // Before acting it prints one JSON line per invocation on stdout (event
 // "invocation") with what it received, so tests can check the host's request.
 // At start it prints event "start" with its pid, working directory, arguments and
@@ -122,10 +125,14 @@ func invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body []byte
+	var timer map[string]any
 	for _, v := range req.Data { // one trigger binding
 		var s string
-		_ = json.Unmarshal(v, &s)
-		body, _ = base64.StdEncoding.DecodeString(s)
+		if json.Unmarshal(v, &s) == nil {
+			body, _ = base64.StdEncoding.DecodeString(s)
+		} else if json.Unmarshal(v, &timer) == nil { // a timer's TimerInfo; FAKE_TIMER_CMD says what to do
+			body = []byte(os.Getenv("FAKE_TIMER_CMD"))
+		}
 	}
 	messageID := unquoteTwice(req.Metadata["MessageId"])
 	var dcText string
@@ -144,7 +151,7 @@ func invoke(w http.ResponseWriter, r *http.Request) {
 		"userAgent": r.Header.Get("User-Agent"), "contentType": r.Header.Get("Content-Type"),
 		"contentLength": r.ContentLength, "transferEncoding": r.TransferEncoding,
 		"messageId": messageID, "deliveryCount": deliveryCount, "cmd": cmd, "inFlight": n,
-		"metadataKeys": len(req.Metadata), "bodyBytes": len(raw),
+		"metadataKeys": len(req.Metadata), "bodyBytes": len(raw), "timer": timer,
 	})
 	verb, arg, _ := strings.Cut(cmd, " ")
 	ok := func() {
