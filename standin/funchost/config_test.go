@@ -27,8 +27,12 @@ func TestLoadTheRepositoryApp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the stand-in cannot load the app it exists for: %v", err)
 	}
-	if len(app.functions) != 1 || app.functions[0].Name != "purge" {
+	if len(app.functions) != 2 || app.functions[0].Name != "purge" || app.functions[1].Name != "sweep" {
 		t.Fatalf("functions = %+v", app.functions)
+	}
+	// The sample settings disable the sweep, the Functions way; its schedule still resolves.
+	if sw := app.functions[1]; sw.Timer == nil || !sw.Disabled || app.functions[0].Disabled || sw.Timer.Schedule.String() != app.settings["PURGE_SWEEP_SCHEDULE"] {
+		t.Errorf("sweep = %+v", sw)
 	}
 	tr := app.functions[0].Trigger
 	if tr.QueueName == "" || strings.Contains(tr.QueueName, "%") || tr.QueueName != app.settings["PURGE_QUEUE_NAME"] {
