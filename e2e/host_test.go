@@ -20,12 +20,12 @@ import (
 	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
-// hostRoot makes a function app root — host.json, purge/function.json, the handler — as `make package`
-// ships it, for the host stand-in to run.
+// hostRoot makes a function app root — host.json, purge/function.json, sweep/function.json, the handler —
+// as `make package` ships it, for the host stand-in to run.
 func hostRoot(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"host.json", "purge/function.json", "local.settings.sample.json"} {
+	for _, f := range []string{"host.json", "purge/function.json", "sweep/function.json", "local.settings.sample.json"} {
 		b, err := os.ReadFile(filepath.Join(appRoot, f))
 		if err != nil {
 			t.Fatal(err)

@@ -150,7 +150,7 @@ func TestPackageHoldsTheBuiltHandler(t *testing.T) {
 			t.Errorf("the packaged handler is not executable: %v", f.Mode())
 		}
 	}
-	if got := strings.Join(names, ","); !strings.Contains(got, "handler") || !strings.Contains(got, "host.json") || !strings.Contains(got, "purge/function.json") {
+	if got := strings.Join(names, ","); !strings.Contains(got, "handler") || !strings.Contains(got, "host.json") || !strings.Contains(got, "purge/function.json") || !strings.Contains(got, "sweep/function.json") {
 		t.Errorf("package holds %v", names)
 	}
 	if len(want) > 12<<20 {

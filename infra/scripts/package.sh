@@ -1,6 +1,6 @@
 #!/bin/sh
-# Builds the deployment package dist/entra-purge.zip: host.json, purge/function.json and the linux/amd64
-# static `handler` binary, at the zip's root, and nothing else (no local.settings.json, no sources, no secrets).
+# Builds the deployment package dist/entra-purge.zip: host.json, every <function>/function.json (purge/,
+# sweep/) and the linux/amd64 static `handler` binary, at the zip's root, and nothing else (no local.settings.json, no sources, no secrets).
 # Used by azd (azure.yaml prepackage hook) and by `make package`.
 #
 #   infra/scripts/package.sh [output.zip]      (default: dist/entra-purge.zip, relative to the repository root)

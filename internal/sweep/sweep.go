@@ -297,13 +297,14 @@ func newAges() []Band {
 
 // sweepType lists one type to its end, sending each page's requests before reading the next. stop says
 // where it stopped when it returns errCut or a send error.
-func (s *Sweeper) sweepType(ctx context.Context, t directory.Type, sum *Summary) (TypeSummary, string, error) {
-	ts := TypeSummary{Type: t, Ages: newAges()}
+func (s *Sweeper) sweepType(ctx context.Context, t directory.Type, sum *Summary) (ts TypeSummary, stop string, err error) {
+	ts = TypeSummary{Type: t, Ages: newAges()}
 	begin := s.now()
 	defer func() { ts.Duration = s.now().Sub(begin) }()
 	next := ""
 	for {
-		page, err := s.page(ctx, t, next, &ts)
+		var page directory.DeletedPage
+		page, err = s.page(ctx, t, next, &ts)
 		if errors.Is(err, errCut) {
 			ts.CutShort = true
 			return ts, fmt.Sprintf("%s, before page %d (%d objects listed): %v left too little time", t, ts.Pages+1, ts.Listed, errCut), err

@@ -263,7 +263,8 @@ func TestCutShortAtTheDeadline(t *testing.T) {
 	ctx2, cancel2 := context.WithDeadline(context.Background(), start.Add(65*time.Second))
 	defer cancel2()
 	sum = New(b, q, policy(), &Options{Now: clk.Now, Sleep: clk.Sleep, Reserve: 10 * time.Second}).Run(ctx2)
-	if sum.Outcome != CutShort || sum.Types[0].Pages != 3 || sum.Types[0].Enqueued != 5 || sum.Types[1].Pages != 0 || !sum.Types[1].CutShort {
+	if sum.Outcome != CutShort || sum.Types[0].Pages != 3 || sum.Types[0].Enqueued != 5 || sum.Types[1].Pages != 0 || !sum.Types[1].CutShort ||
+		sum.Types[0].Duration != time.Minute {
 		t.Errorf("slow run %+v", sum.Types)
 	}
 }
