@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/entra-purge/entra-purge/internal/bus"
+	"github.com/entra-purge/entra-purge/internal/directory"
 	"github.com/entra-purge/entra-purge/internal/message"
 	"github.com/entra-purge/entra-purge/standin/funchost"
 	"github.com/entra-purge/entra-purge/standin/graphsim"
@@ -67,6 +68,8 @@ type Report struct {
 	FailureQueue []message.FailedMessage
 	// Host are the host stand-in's counters (restarts, hangs…).
 	Host funchost.Stats
+	// Sweep is the retention sweep's summary, in words.
+	Sweep string
 }
 
 // DemoOptions configure RunDemo.
@@ -132,6 +135,15 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*Report, error) {
 	for k, v := range demoOverrides {
 		overrides[k] = v
 	}
+	// The retention sweep is enabled, and its last daily occurrence was missed (no host ran), so the host
+	// runs it once at start-up, past due, as Azure's would.
+	for k, v := range sweepOverrides {
+		overrides[k] = v
+	}
+	timers := filepath.Join(logDir, "timers")
+	if err := missedDailyRun(timers, time.Now().UTC()); err != nil {
+		return nil, err
+	}
 	say(progress, start, "starting the Service Bus emulator, Graph simulator and managed-identity endpoint")
 	// The stack must outlive an interruption until the host has stopped: the handler's in-flight
 	// invocations send to the emulator and the host settles their messages there. So it is not tied
@@ -155,6 +167,7 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*Report, error) {
 		// invocations get 2 s, then are abandoned (their messages are in the emulator, which stops
 		// next), and the handler 2 s after SIGTERM.
 		DrainTimeout: 2 * time.Second, KillGrace: 2 * time.Second,
+		TimerStatusDir: timers,
 	})
 	if err != nil {
 		return nil, err
@@ -195,10 +208,24 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*Report, error) {
 	_ = sender.Close(ctx)
 	say(progress, start, "enqueued %d purge requests; following each to where it ends", len(scenarios))
 
+	// The sweep's requests, once its summary line says which day their ids are for.
+	sum, err := tracker.waitSweep(ctx)
+	if err != nil {
+		return nil, err
+	}
+	swept := objs.swept()
+	for _, sc := range swept {
+		id, err := directory.ParseObjectID(sc.ObjectID)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, message.SweepMessageID(id, sum.day))
+		scenarios = append(scenarios, sc.Scenario)
+	}
 	if err := tracker.waitTerminal(ctx, ids); err != nil {
 		return nil, err
 	}
-	report := &Report{Elapsed: time.Since(start), Host: host.Stats()}
+	report := &Report{Elapsed: time.Since(start), Host: host.Stats(), Sweep: sum.line}
 	bc, err := bus.NewClient(stack.Bus.ConnectionString(), "", nil, nil)
 	if err != nil {
 		return nil, err
@@ -250,7 +277,8 @@ func (r *Report) PrintTable(w io.Writer) {
 		fmt.Fprintf(w, "%-3d %-30s %-16s %-9d %s %s\n", i+1, res.Name, res.Outcome, res.Attempts, res.EndedIn, mark)
 		fmt.Fprintf(w, "    %s — path: %s\n", res.Explain, strings.Join(res.Path, " → "))
 	}
-	fmt.Fprintf(w, "\n%d requests in %s; failure queue holds %d; handler restarts %d, hung answers %d.\n",
+	fmt.Fprintf(w, "\nRetention sweep (rows 11–12): %s\n", r.Sweep)
+	fmt.Fprintf(w, "%d requests in %s; failure queue holds %d; handler restarts %d, hung answers %d.\n",
 		len(r.Results), r.Elapsed.Round(100*time.Millisecond), len(r.FailureQueue), r.Host.Restarts, r.Host.Hangs)
 }
 
@@ -284,8 +312,10 @@ func slug(s string) string {
 // objects are the demo's recycle bin.
 type objects struct {
 	leaver, lagging, throttledApp, flaky, synced, breakGlass, group, adminGroup graphsim.Object
-	absentID                                                                    string
-	all                                                                         []graphsim.Object
+	// Found by the retention sweep: deleted by hand and never requested, one of them too recently.
+	forgotten, removedApp, recentByHand graphsim.Object
+	absentID                            string
+	all                                 []graphsim.Object
 }
 
 func newObjects() *objects {
@@ -307,8 +337,44 @@ func newObjects() *objects {
 	o.throttledApp = graphsim.Object{ID: uuid.NewString(), Type: "application", DisplayName: "Old Integration", DeletedAt: time.Now().Add(-96 * time.Hour)}
 	o.group = graphsim.Object{ID: uuid.NewString(), Type: "group", DisplayName: "Project Team", DeletedAt: time.Now().Add(-24 * time.Hour)}
 	o.adminGroup = graphsim.Object{ID: uuid.NewString(), Type: "group", DisplayName: "Finance Team", DeletedAt: time.Now().Add(-24 * time.Hour)}
-	o.all = []graphsim.Object{o.leaver, o.lagging, o.throttledApp, o.flaky, o.synced, o.breakGlass, o.group, o.adminGroup}
+	o.forgotten = user("Forgotten Leaver", 9*24*time.Hour)
+	o.removedApp = graphsim.Object{ID: uuid.NewString(), Type: "application", DisplayName: "Removed In Portal", DeletedAt: time.Now().Add(-12 * 24 * time.Hour)}
+	o.recentByHand = user("Deleted By Hand", 2*24*time.Hour)
+	o.all = []graphsim.Object{o.leaver, o.lagging, o.throttledApp, o.flaky, o.synced, o.breakGlass, o.group, o.adminGroup,
+		o.forgotten, o.removedApp, o.recentByHand}
 	return o
+}
+
+// sweptScenario is a row the retention sweep's request fills: its object id is known, its message id only
+// once the sweep says for which day.
+type sweptScenario struct {
+	Scenario
+	ObjectID string
+}
+
+func (o *objects) swept() []sweptScenario {
+	return []sweptScenario{
+		{Scenario{Name: "swept: deleted by hand 9 d ago", Want: "purged", Explain: "never requested; the sweep enqueued it (past PURGE_SWEEP_AFTER=7d)"}, o.forgotten.ID},
+		{Scenario{Name: "swept: app removed 12 d ago", Want: "purged", Explain: "an application removed in the portal, found by the sweep"}, o.removedApp.ID},
+	}
+}
+
+// Settings of the sweep in the demo: enabled, daily at 03:00 UTC (the sample's schedule), 7 days.
+var sweepOverrides = map[string]string{
+	"AzureWebJobs_sweep_Disabled": "false",
+	"PURGE_SWEEP_SCHEDULE":        "0 0 3 * * *",
+	"PURGE_SWEEP_AFTER":           "7d",
+}
+
+// missedDailyRun records the sweep's schedule status as a host that stopped before today's (or
+// yesterday's) 03:00 run would have left it, so the host stand-in runs it at start-up, past due.
+func missedDailyRun(dir string, now time.Time) error {
+	missed := now.Truncate(24 * time.Hour).Add(3 * time.Hour)
+	if !missed.Before(now) {
+		missed = missed.Add(-24 * time.Hour)
+	}
+	last := missed.Add(-24 * time.Hour)
+	return funchost.WriteTimerStatus(dir, "sweep", funchost.TimerStatus{Last: last, Next: missed, LastUpdated: last.Add(2 * time.Second)})
 }
 
 func (o *objects) seed(g *graphsim.Server) {
@@ -348,7 +414,14 @@ type tracker struct {
 	mu      sync.Mutex
 	buf     []byte
 	results map[string]*Result
+	sweep   *sweepSeen
 	changed chan struct{}
+}
+
+// sweepSeen is the sweep's summary line: the day of its request ids and the run in words.
+type sweepSeen struct {
+	day  time.Time
+	line string
 }
 
 func newTracker(progress io.Writer, start time.Time) *tracker {
@@ -376,6 +449,27 @@ func (t *tracker) Write(p []byte) (int, error) {
 }
 
 func (t *tracker) line(l []byte) {
+	var sw struct {
+		Sweep                                 string
+		IsPastDue                             bool
+		Day                                   string
+		Listed, Eligible, Protected, Enqueued int
+		After                                 string
+	}
+	if json.Unmarshal(l, &sw) == nil && sw.Sweep != "" {
+		day, _ := time.Parse(time.DateOnly, sw.Day)
+		words := fmt.Sprintf("%s (past due at start-up: %v): %d listed, %d deleted more than %s ago, %d protected, %d enqueued",
+			sw.Sweep, sw.IsPastDue, sw.Listed, sw.Eligible, sw.After, sw.Protected, sw.Enqueued)
+		t.mu.Lock()
+		t.sweep = &sweepSeen{day: day, line: words}
+		t.mu.Unlock()
+		say(t.progress, t.start, "retention sweep %s", words)
+		select {
+		case t.changed <- struct{}{}:
+		default:
+		}
+		return
+	}
 	var ev struct {
 		Outcome           string `json:"outcome"`
 		DeadLetterReason  string `json:"deadLetterReason"`
@@ -435,6 +529,23 @@ func (t *tracker) waitTerminal(ctx context.Context, ids []string) error {
 		case <-ctx.Done():
 			sort.Strings(pending)
 			return fmt.Errorf("localstack: still waiting for %s: %w", strings.Join(pending, ", "), ctx.Err())
+		}
+	}
+}
+
+// waitSweep waits for the sweep's summary line.
+func (t *tracker) waitSweep(ctx context.Context) (sweepSeen, error) {
+	for {
+		t.mu.Lock()
+		sw := t.sweep
+		t.mu.Unlock()
+		if sw != nil {
+			return *sw, nil
+		}
+		select {
+		case <-t.changed:
+		case <-ctx.Done():
+			return sweepSeen{}, fmt.Errorf("localstack: still waiting for the retention sweep's run: %w", ctx.Err())
 		}
 	}
 }

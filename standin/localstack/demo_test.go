@@ -28,7 +28,10 @@ func TestDemo(t *testing.T) {
 	if n := len(report.FailureQueue); n != 6 {
 		t.Errorf("failure queue holds %d, want 6", n)
 	}
-	for _, want := range []string{"purged from the recycle bin", "failure queue: Protected", "failure queue: TypeNotAllowed", "nothing to purge"} {
+	if len(report.Results) != 12 || !strings.Contains(report.Sweep, "past due at start-up: true") || !strings.Contains(report.Sweep, "2 enqueued") {
+		t.Errorf("%d rows; sweep %q", len(report.Results), report.Sweep)
+	}
+	for _, want := range []string{"purged from the recycle bin", "failure queue: Protected", "failure queue: TypeNotAllowed", "nothing to purge", "swept: deleted by hand"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q", want)
 		}

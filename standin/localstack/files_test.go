@@ -21,7 +21,7 @@ func demoApp(t *testing.T) (root, app string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	for _, f := range []string{"host.json", "local.settings.sample.json", "purge/function.json"} {
+	for _, f := range []string{"host.json", "local.settings.sample.json", "purge/function.json", "sweep/function.json"} {
 		copyFile(t, filepath.Join(root, f), filepath.Join(app, f))
 	}
 	linkDir(t, filepath.Join(root, "standin"), filepath.Join(app, "standin"))
