@@ -78,8 +78,8 @@ param maxDeliveryCount int = 10
 @description('Trigger-queue lock, ISO 8601, at most PT5M; must exceed purgeInvocationTimeout (tools/infracheck checks it).')
 param triggerQueueLockDuration string = 'PT1M'
 
-@description('Duplicate-detection window of the trigger queue (drops a repeated retry copy with the same MessageId).')
-param duplicateDetectionWindow string = 'PT10M'
+@description('Duplicate-detection window of the trigger queue (drops a repeated retry copy with the same MessageId, and the retention sweep\'s requests repeated within a UTC day: at least P1D).')
+param duplicateDetectionWindow string = 'P1D'
 
 param messageTimeToLive string = 'P14D'
 param failureQueueMessageTimeToLive string = 'P30D'
@@ -169,6 +169,18 @@ param purgeDryRun bool = false
   'error'
 ])
 param purgeLogLevel string = 'info'
+
+@description('Enable the retention sweep (the sweep function: a timer that enqueues every object deleted more than purgeSweepAfter ago). Off by default: the app setting AzureWebJobs_sweep_Disabled is true. Try `handler sweep --dry-run` first.')
+param sweepEnabled bool = false
+
+@description('PURGE_SWEEP_SCHEDULE: NCRONTAB with seconds, UTC (Flex Consumption has no time zones). Default daily at 03:00.')
+param purgeSweepSchedule string = '0 0 3 * * *'
+
+@description('PURGE_SWEEP_AFTER: how long after deletion the sweep enqueues an object, 1d to 30d (your promised erasure, e.g. 7d or 14d).')
+param purgeSweepAfter string = '7d'
+
+@description('PURGE_SWEEP_TIMEOUT: the deadline of one sweep run; below host.json functionTimeout.')
+param purgeSweepTimeout string = '4m'
 
 // ---------------------------------------------------------------------------------------------------------------
 // Microsoft Graph permissions
@@ -341,6 +353,10 @@ module core 'app/core.bicep' = {
     purgeDryRun: purgeDryRun
     purgeLogLevel: purgeLogLevel
     purgeMaxWritesPerSecond: purgeMaxWritesPerSecond
+    sweepEnabled: sweepEnabled
+    purgeSweepSchedule: purgeSweepSchedule
+    purgeSweepAfter: purgeSweepAfter
+    purgeSweepTimeout: purgeSweepTimeout
   }
 }
 

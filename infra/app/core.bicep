@@ -60,8 +60,8 @@ param maxDeliveryCount int = 10
 @description('Trigger queue lock (ISO 8601, at most PT5M). Must exceed PURGE_INVOCATION_TIMEOUT; the host renews it up to host.json maxAutoLockRenewalDuration.')
 param triggerQueueLockDuration string = 'PT1M'
 
-@description('Duplicate-detection window of the trigger queue: a second copy of the same scheduled retry (same MessageId) inside it is dropped. Cannot be turned off after the queue exists.')
-param duplicateDetectionWindow string = 'PT10M'
+@description('Duplicate-detection window of the trigger queue: a second copy of the same scheduled retry (same MessageId) inside it is dropped, and so is a retention-sweep request repeated within its UTC day (hence P1D). Duplicate detection cannot be turned off after the queue exists; the window can be changed.')
+param duplicateDetectionWindow string = 'P1D'
 
 @description('Time-to-live of purge requests; expired requests go to the trigger queue\'s $DeadLetterQueue (alerted).')
 param messageTimeToLive string = 'P14D'
@@ -113,6 +113,11 @@ param purgeLogLevel string = 'info'
 @maxValue(20)
 @description('PURGE_MAX_WRITES_PER_SECOND: each instance\'s share of the Graph write budget, computed in main.bicep.')
 param purgeMaxWritesPerSecond int = 8
+@description('Enables the sweep function (AzureWebJobs_sweep_Disabled false); off by default.')
+param sweepEnabled bool = false
+param purgeSweepSchedule string = '0 0 3 * * *'
+param purgeSweepAfter string = '7d'
+param purgeSweepTimeout string = '4m'
 
 // ---------------------------------------------------------------------------------------------------------------
 // Variables
@@ -375,6 +380,13 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     PURGE_DRY_RUN: purgeDryRun ? 'true' : 'false'
     PURGE_LOG_LEVEL: purgeLogLevel
     PURGE_MAX_WRITES_PER_SECOND: string(purgeMaxWritesPerSecond)
+
+    // The retention sweep (sweep/function.json, a timer). Disabled the Functions way unless sweepEnabled:
+    // the host reads AzureWebJobs_<function>_Disabled, the form Linux environment variables can carry.
+    AzureWebJobs_sweep_Disabled: sweepEnabled ? 'false' : 'true'
+    PURGE_SWEEP_SCHEDULE: purgeSweepSchedule
+    PURGE_SWEEP_AFTER: purgeSweepAfter
+    PURGE_SWEEP_TIMEOUT: purgeSweepTimeout
   }
   // Start the host only once it may use its storage and queues.
   dependsOn: [

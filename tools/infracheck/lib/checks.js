@@ -1047,6 +1047,86 @@ function checkCallers(ctx) {
   return { name: 'logic app callers', problems, summary: `${flows.length} Logic App (Consumption) definition(s): managed identity, Service Bus send over Entra, behind parameters` };
 }
 
+// ---- the retention sweep --------------------------------------------------------------------------------------
+
+// NCRONTAB as the Functions host reads it (docs/functions-host.md §7.1): six fields with seconds, or five.
+const NCRONTAB_FIELDS = [
+  ['second', 0, 59], ['minute', 0, 59], ['hour', 0, 23], ['day', 1, 31], ['month', 1, 12], ['day of week', 0, 6],
+];
+const NAMES = {
+  month: ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'],
+  'day of week': ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'],
+};
+
+function ncrontabProblem(expr) {
+  const parts = expr.trim().split(/\s+/);
+  if (parts.length !== 6 && parts.length !== 5) return `has ${parts.length} fields; want 6 ({second} {minute} {hour} {day} {month} {day-of-week})`;
+  const fields = parts.length === 6 ? NCRONTAB_FIELDS : NCRONTAB_FIELDS.slice(1);
+  for (let i = 0; i < parts.length; i++) {
+    const [name, min, max] = fields[i];
+    for (const item of parts[i].split(',')) {
+      const [range, step] = item.split('/');
+      if (step !== undefined && !/^[1-9]\d*$/.test(step)) return `${name} field "${parts[i]}": bad step`;
+      if (range === '*') continue;
+      for (const v of range.split('-')) {
+        if (/^\d+$/.test(v)) {
+          if (Number(v) < min || Number(v) > max) return `${name} field "${parts[i]}": ${v} is outside ${min}-${max}`;
+        } else if (!v || !(NAMES[name] || []).some((n) => n.startsWith(v.toLowerCase()))) {
+          return `${name} field "${parts[i]}": "${v}" is not a value`;
+        }
+      }
+    }
+  }
+  return '';
+}
+
+function checkSweep(ctx) {
+  const name = 'retention sweep';
+  const problems = [];
+  const timers = [];
+  for (const fj of ctx.functionJsons) {
+    for (const b of (fj.value && fj.value.bindings) || []) if (b.type === 'timerTrigger') timers.push({ fj, b });
+  }
+  if (!timers.length) return { name, problems, summary: 'no timer function' };
+  for (const { fj, b } of timers) {
+    if (fj.rel !== 'sweep/function.json') problems.push(`${fj.rel}: the handler serves the timer as POST /sweep only; the function folder must be sweep/`);
+    if (b.schedule !== '%PURGE_SWEEP_SCHEDULE%') problems.push(`${fj.rel}: schedule is ${show(b.schedule)}, want '%PURGE_SWEEP_SCHEDULE%' (the app setting infra owns)`);
+    if (b.runOnStartup === true) problems.push(`${fj.rel}: runOnStartup true would sweep on every restart and scale-out (the documentation warns against it)`);
+  }
+  const disabled = settingValue(ctx, 'AzureWebJobs_sweep_Disabled');
+  if (!ctx.appSettings.entries.has('AzureWebJobs_sweep_Disabled')) {
+    problems.push('app setting AzureWebJobs_sweep_Disabled is not set: the sweep must be disabled unless a parameter enables it (docs/functions-host.md §2.7)');
+  } else if (disabled !== UNKNOWN && disabled !== 'true' && disabled !== 'false') {
+    problems.push(`app setting AzureWebJobs_sweep_Disabled is ${show(disabled)}: the host reads only true or 1 as disabled; write 'true' or 'false'`);
+  } else if (disabled === 'false') {
+    problems.push('app setting AzureWebJobs_sweep_Disabled is \'false\' with the default parameters: the sweep must be off until an azd parameter turns it on');
+  }
+  const schedule = settingValue(ctx, 'PURGE_SWEEP_SCHEDULE');
+  if (typeof schedule === 'string') {
+    const why = ncrontabProblem(schedule);
+    if (why) problems.push(`PURGE_SWEEP_SCHEDULE is ${show(schedule)}: not an NCRONTAB schedule: ${why}`);
+  }
+  const after = settingValue(ctx, 'PURGE_SWEEP_AFTER');
+  if (typeof after === 'string') {
+    const s = src.goDurationSeconds(after);
+    if (Number.isNaN(s) || s < 86400 || s > 30 * 86400) problems.push(`PURGE_SWEEP_AFTER is ${show(after)}: want a duration from 1d to 30d, such as 7d`);
+  }
+  const timeout = settingValue(ctx, 'PURGE_SWEEP_TIMEOUT');
+  const ft = ctx.hostJson.value ? src.timespanSeconds(ctx.hostJson.value.functionTimeout) : NaN;
+  if (typeof timeout === 'string') {
+    const s = src.goDurationSeconds(timeout);
+    if (Number.isNaN(s) || s < 30) problems.push(`PURGE_SWEEP_TIMEOUT is ${show(timeout)}: want a duration of at least 30s`);
+    else if (!Number.isNaN(ft) && !(s < ft)) problems.push(`PURGE_SWEEP_TIMEOUT ${timeout} must stay below host.json functionTimeout ${ctx.hostJson.value.functionTimeout}, or the host kills the handler mid-run`);
+  }
+  const t = ctx.queues.trigger;
+  if (t) {
+    const w = prop(t.body, 'properties.duplicateDetectionHistoryTimeWindow');
+    const ws = src.isoDurationSeconds(w ? ev(ctx, w, t.file) : undefined);
+    if (!Number.isNaN(ws) && ws < 86400) problems.push(`${loc(t)}: trigger queue duplicateDetectionHistoryTimeWindow is shorter than P1D: the sweep's requests carry one MessageId per object and UTC day, and a repeated run that day must be dropped`);
+  }
+  return { name, problems, summary: `sweep/function.json on %PURGE_SWEEP_SCHEDULE% (${show(schedule)}), disabled unless enabled (${show(disabled)}), PURGE_SWEEP_AFTER ${show(after)}, PURGE_SWEEP_TIMEOUT below functionTimeout, duplicate window >= P1D` };
+}
+
 const CHECKS = [
   checkSyntax,
   checkJsonFiles,
@@ -1066,6 +1146,7 @@ const CHECKS = [
   checkAzd,
   checkGraph,
   checkCallers,
+  checkSweep,
 ];
 
 function runChecks(root) {
@@ -1084,4 +1165,4 @@ function runChecks(root) {
   });
 }
 
-module.exports = { runChecks, LOCAL_ONLY_SETTINGS, RBAC_RULES, ROLE, isKnown };
+module.exports = { runChecks, LOCAL_ONLY_SETTINGS, RBAC_RULES, ROLE, isKnown, ncrontabProblem };

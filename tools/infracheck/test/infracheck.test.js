@@ -1,6 +1,6 @@
 'use strict';
 // Break a copy of the real infra/ on purpose and make sure the checker fails with a message naming the problem.
-// Each test copies infra/, azure.yaml, host.json, purge/ and local.settings.sample.json into a temp dir, plus a
+// Each test copies infra/, azure.yaml, host.json, purge/, sweep/ and local.settings.sample.json into a temp dir, plus a
 // fixed Go settings file (so the tests do not depend on Go code being written in parallel).
 
 const test = require('node:test');
@@ -40,6 +40,9 @@ const (
 	EnvDryRun            = "PURGE_DRY_RUN"
 	EnvLogLevel          = "PURGE_LOG_LEVEL"
 	EnvMaxWritesPerSec   = "PURGE_MAX_WRITES_PER_SECOND"
+	EnvSweepSchedule     = "PURGE_SWEEP_SCHEDULE"
+	EnvSweepAfter        = "PURGE_SWEEP_AFTER"
+	EnvSweepTimeout      = "PURGE_SWEEP_TIMEOUT"
 )
 `;
 
@@ -51,7 +54,7 @@ test.after(() => {
 function copyProject() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infracheck-'));
   temps.push(dir);
-  for (const entry of ['infra', 'purge', 'azure.yaml', 'host.json', 'local.settings.sample.json']) {
+  for (const entry of ['infra', 'purge', 'sweep', 'azure.yaml', 'host.json', 'local.settings.sample.json']) {
     fs.cpSync(path.join(REPO, entry), path.join(dir, entry), { recursive: true });
   }
   fs.mkdirSync(path.join(dir, 'internal', 'config'), { recursive: true });
@@ -398,4 +401,35 @@ test('scale: the handler\'s write limiter times the instances stays within graph
   edit(dir, 'infra/main.bicep', 'var purgeMaxWritesPerSecond = max(1, graphWritesPerSecond / maximumInstanceCount)', 'var purgeMaxWritesPerSecond = graphWritesPerSecond * 2');
   const bad = failures(dir).flatMap((r) => r.problems);
   assert.ok(bad.some((p) => /PURGE_MAX_WRITES_PER_SECOND 16 x 1 instance\(s\) = 16 writes\/s, over graphWritesPerSecond 8/.test(p)), bad.join('\n'));
+});
+
+test('the retention sweep: disabled by default, its settings valid, its duplicate window a day', () => {
+  const { ncrontabProblem } = require('../lib/checks');
+  assert.equal(ncrontabProblem('0 0 3 * * *'), '');
+  assert.equal(ncrontabProblem('0 30 9 * * Mon-Fri'), '');
+  assert.match(ncrontabProblem('0 0 3 * *  * *'), /7 fields/);
+  assert.match(ncrontabProblem('0 0 3 * * 7'), /outside 0-6/);
+
+  const check = (dir) => failures(dir).find((r) => r.name === 'retention sweep');
+  let dir = copyProject();
+  edit(dir, 'infra/main.bicep', 'param sweepEnabled bool = false', 'param sweepEnabled bool = true');
+  editJson(dir, 'infra/main.parameters.json', (v) => { delete v.parameters.sweepEnabled; });
+  assert.match(check(dir).problems.join('\n'), /must be off until an azd parameter turns it on/);
+
+  dir = copyProject();
+  edit(dir, 'infra/main.bicep', "param purgeSweepSchedule string = '0 0 3 * * *'", "param purgeSweepSchedule string = '0 3 * * * * *'");
+  editJson(dir, 'infra/main.parameters.json', (v) => { delete v.parameters.purgeSweepSchedule; delete v.parameters.purgeSweepAfter; });
+  edit(dir, 'infra/main.bicep', "param purgeSweepAfter string = '7d'", "param purgeSweepAfter string = '12h'");
+  edit(dir, 'infra/main.bicep', "param purgeSweepTimeout string = '4m'", "param purgeSweepTimeout string = '5m'");
+  edit(dir, 'infra/main.bicep', "param duplicateDetectionWindow string = 'P1D'", "param duplicateDetectionWindow string = 'PT10M'");
+  const p = check(dir).problems.join('\n');
+  for (const want of [/PURGE_SWEEP_SCHEDULE .*7 fields/, /PURGE_SWEEP_AFTER is '12h'/, /PURGE_SWEEP_TIMEOUT 5m must stay below host.json functionTimeout/, /shorter than P1D/]) {
+    assert.match(p, want);
+  }
+
+  dir = copyProject();
+  edit(dir, 'infra/app/core.bicep', "    AzureWebJobs_sweep_Disabled: sweepEnabled ? 'false' : 'true'\n", '');
+  editJson(dir, 'sweep/function.json', (v) => { v.bindings[0].runOnStartup = true; v.bindings[0].schedule = '0 0 3 * * *'; });
+  const q = failures(dir).map((r) => r.problems.join('\n')).join('\n');
+  for (const want of [/AzureWebJobs_sweep_Disabled is not set/, /runOnStartup true/, /want '%PURGE_SWEEP_SCHEDULE%'/]) assert.match(q, want);
 });
