@@ -1,8 +1,8 @@
 // Package funchost is a stand-in for the Azure Functions host running a custom
-// handler whose functions are Service Bus triggered. Tests and `make run` use it
+// handler whose functions are Service Bus triggered or timer triggered. Tests and `make run` use it
 // to run the real ./handler exactly as Azure runs it, with no Azure account.
-// Its specification is shared/reference/functions-host.md; this package follows
-// its §7 checklist.
+// Its specification is docs/functions-host.md; this package follows its §9
+// checklist.
 //
 // What it does, and why each part matters to a handler:
 //
@@ -28,6 +28,12 @@
 //     http://127.0.0.1:{port}/{Function} with the host's headers and a body built
 //     by BuildInvocationBody (goldens in testdata/, described in
 //     testdata/README.md).
+//   - Timers: a timerTrigger's NCRONTAB schedule (UTC), one run at a time, a
+//     past-due run at start-up when the recorded next occurrence has passed
+//     (Options.TimerStatusDir keeps the status across runs), else runOnStartup; the
+//     request carries the TimerInfo object (BuildTimerInvocationBody).
+//   - Disabled functions: AzureWebJobs.<name>.Disabled or AzureWebJobs_<name>_Disabled
+//     true or 1 starts no trigger for that function.
 //   - Replies: 2xx with application/json (or text/json) and a JSON object
 //     completes the message and logs its Logs entries; any other answer, or none,
 //     abandons it; an empty or null body makes the invocation hang until
@@ -51,7 +57,9 @@
 // Known differences from the real host: no HTTP or other triggers, no topic
 // subscriptions, no output bindings, no sessions or batches, no dataType "string"
 // (the Newtonsoft re-encoding and body-property injection it brings), no retry
-// policies (RetryContext is never sent), no disabled functions, no connections by
+// policies (RetryContext is never sent), no TimeSpan timer schedules, no singleton
+// timer lock across hosts, timer occurrences missed during a long run skipped (the
+// next one counts from the end of the run), no connections by
 // fullyQualifiedNamespace and a credential, and ApplicationProperties are written
 // in key order because azservicebus does not expose the wire order.
 package funchost
