@@ -47,11 +47,17 @@ func serve(ctx context.Context, e *env) int {
 		fmt.Fprintf(stderr, "entra-purge: setting %s=%d: cannot listen on %s: %v\n", config.EnvPort, cfg.Port, addr, err)
 		return exitFailure
 	}
+	// The longest invocation: a purge (PURGE_INVOCATION_TIMEOUT) or, when enabled, a sweep run
+	// (PURGE_SWEEP_TIMEOUT). Answers and the drain on a signal must allow for it.
+	longest := cfg.InvocationTimeout
+	if cfg.SweepEnabled {
+		longest = max(longest, cfg.SweepTimeout)
+	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		// The host's own client timeout is functionTimeout + 1 minute; ours only guards against a stuck peer.
-		WriteTimeout: cfg.InvocationTimeout + 30*time.Second,
+		WriteTimeout: longest + 30*time.Second,
 	}
 	log.Info().Fields(cfg.Fields()).Str("listen", ln.Addr().String()).Msg("entra-purge handler started")
 
@@ -64,7 +70,7 @@ func serve(ctx context.Context, e *env) int {
 	case <-ctx.Done():
 	}
 	log.Info().Msg("entra-purge handler stopping: draining in-flight invocations")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.InvocationTimeout+5*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), longest+5*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(stderr, "entra-purge: drain incomplete: "+err.Error())

@@ -16,6 +16,14 @@ func timerApp(t *testing.T, timer map[string]any, settings map[string]string) st
 	return makeApp(t, appSpec{timer: timer, settings: values})
 }
 
+// firstInvocationLine waits for the fake handler's first invocation line: its stdout is copied through a
+// pipe, so the line can trail the answer the host already reported.
+func firstInvocationLine(t *testing.T, hs *harness) map[string]any {
+	t.Helper()
+	waitFor(t, 5*time.Second, "the handler's invocation line", func() bool { return len(hs.stdout.events("invocation")) > 0 })
+	return hs.stdout.events("invocation")[0]
+}
+
 func timerInfo(t *testing.T, ev map[string]any) (map[string]any, map[string]any) {
 	t.Helper()
 	timer, ok := ev["timer"].(map[string]any)
@@ -39,6 +47,7 @@ func TestTimerRunsOneAtATime(t *testing.T) {
 			t.Errorf("invocation %+v", inv)
 		}
 	}
+	waitFor(t, 5*time.Second, "the handler's invocation lines", func() bool { return len(hs.stdout.events("invocation")) >= 2 })
 	evs := hs.stdout.events("invocation")
 	for _, ev := range evs {
 		if ev["inFlight"] != 1.0 || ev["path"] != "/sweep" {
@@ -76,7 +85,7 @@ func TestTimerPastDueOnStart(t *testing.T) {
 	if !inv.TimerPastDue || inv.Outcome != OutcomeSuccess {
 		t.Fatalf("invocation %+v", inv)
 	}
-	timer, status := timerInfo(t, hs.stdout.events("invocation")[0])
+	timer, status := timerInfo(t, firstInvocationLine(t, hs))
 	if timer["IsPastDue"] != true || status["Last"] != "2026-11-26T03:00:00+00:00" || status["Next"] != "2026-11-27T03:00:00+00:00" ||
 		status["LastUpdated"] != "2026-11-26T03:00:05+00:00" {
 		t.Errorf("timer %v", timer)
@@ -103,7 +112,7 @@ func TestTimerRunOnStartupAndDisabled(t *testing.T) {
 	hs := newHarness(t, root, nil)
 	hs.start()
 	inv := hs.next(10 * time.Second)
-	timer, status := timerInfo(t, hs.stdout.events("invocation")[0])
+	timer, status := timerInfo(t, firstInvocationLine(t, hs))
 	if inv.TimerPastDue || timer["IsPastDue"] != false || status["Last"] != "0001-01-01T00:00:00" || !strings.HasSuffix(status["Next"].(string), "T03:00:00+00:00") {
 		t.Errorf("invocation %+v timer %v", inv, timer)
 	}
