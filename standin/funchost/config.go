@@ -28,7 +28,7 @@ type Function struct {
 	// Timer is the timer trigger; nil for a Service Bus function.
 	Timer *TimerTrigger
 	// Disabled is set by the app setting AzureWebJobs.<Name>.Disabled, or its Linux
-	// form AzureWebJobs_<Name>_Disabled, being true or 1 (functions-host.md §2.7):
+	// form AzureWebJobs_<Name>_Disabled, being true or 1 (docs/functions-host.md §2.7):
 	// the function's trigger is not started.
 	Disabled bool
 }
@@ -67,8 +67,8 @@ type HostConfig struct {
 	MaxAutoLockRenewalDuration time.Duration
 }
 
-// Defaults the real host applies when host.json is silent (functions-host.md §2.1,
-// §3.3, §5).
+// Defaults the real host applies when host.json is silent (docs/functions-host.md §2.2, §3.3,
+// §6.3, §8.2).
 const (
 	DefaultFunctionTimeout       = 30 * time.Minute
 	DefaultInitializationTimeout = 30 * time.Second
@@ -164,7 +164,7 @@ type appConfig struct {
 
 // errRetryPolicy refuses function retry policies: the stand-in does not run
 // them, and for Service Bus they are deprecated and hold the message lock while
-// retrying (functions-host.md §3.4); redelivery or scheduled copies do the job.
+// retrying (docs/functions-host.md §6.5); redelivery or scheduled copies do the job.
 var errRetryPolicy = errors.New("a \"retry\" policy is not supported by this stand-in (deprecated for Service Bus triggers; rely on redelivery)")
 
 // loadApp reads host.json, the settings and every function.json under root.
@@ -522,7 +522,7 @@ func parseFunction(name, dir string, data []byte, settings map[string]string) (*
 		case "", "one":
 		case "many":
 			return nil, fmt.Errorf("binding %d: cardinality \"many\" (batch dispatch) is not supported: custom handlers get "+
-				"array-encoded Metadata, no lock renewal and all-or-nothing settlement; declare \"cardinality\": \"one\" (functions-host.md §1.5 D)", i)
+				"array-encoded Metadata, no lock renewal and all-or-nothing settlement; declare \"cardinality\": \"one\" (docs/functions-host.md §4.5 (D))", i)
 		default:
 			return nil, fmt.Errorf("binding %d: cardinality %q is neither \"one\" nor \"many\"", i, card)
 		}

@@ -2,7 +2,7 @@ package funchost
 
 // This file builds the invocation request exactly as the Azure Functions host
 // builds it for a serviceBusTrigger function with cardinality "one" and dataType
-// "binary" (functions-host.md §1). The golden files under testdata/ are produced by it and
+// "binary" (docs/functions-host.md §4). The golden files under testdata/ are produced by it and
 // double as protocol documentation for handler authors; see testdata/README.md.
 
 import (
@@ -24,7 +24,7 @@ import (
 )
 
 // DefaultHostVersion is what the stand-in reports as ScriptHost.Version: the host
-// release functions-host.md was written against.
+// release docs/functions-host.md was written against.
 const DefaultHostVersion = "4.1037.0.0"
 
 // ClientInfo is what the host serializes for the ServiceBusClient in
@@ -65,7 +65,7 @@ func (e *BindingError) Error() string { return "binding the trigger value failed
 
 // BuildInvocationBody returns the JSON body of the POST for one message:
 // {"Data":{<binding>:…},"Metadata":{…}}, compact, with the value encodings of
-// functions-host.md §1.2–§1.4:
+// docs/functions-host.md §4.2–§4.4:
 //
 //   - Data holds standard padded base64 of the message bytes (dataType "binary").
 //   - Metadata: DeliveryCount and SequenceNumber as JSON strings of the number;

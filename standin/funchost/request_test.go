@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the request golden files in tes
 
 func ptr[T any](v T) *T { return &v }
 
-// specMessage is the message of functions-host.md §1.5.
+// specMessage is the message of docs/functions-host.md §4.5.
 func specMessage() *azservicebus.ReceivedMessage {
 	return &azservicebus.ReceivedMessage{
 		Body:                  []byte(`{"orderId":"A-1001","amount":42.5,"customer":{"id":7}}`),
@@ -130,7 +130,7 @@ func TestRequestGoldens(t *testing.T) {
 	}
 }
 
-// decodeLikeAHandler decodes a request the way functions-host.md tells handler
+// decodeLikeAHandler decodes a request the way docs/functions-host.md (§1, §4.2) tells handler
 // authors to: per key, from json.RawMessage.
 func decodeLikeAHandler(t *testing.T, body []byte) (data map[string]json.RawMessage, md map[string]json.RawMessage) {
 	t.Helper()
@@ -159,13 +159,13 @@ func str2(t *testing.T, raw json.RawMessage) string {
 	return s
 }
 
-// TestRequestSemantics checks the rules of functions-host.md §1.2–§1.4 on the
+// TestRequestSemantics checks the rules of docs/functions-host.md §4.2–§4.4 on the
 // decoded values, independently of the goldens' bytes.
 func TestRequestSemantics(t *testing.T) {
 	cases := goldenCases()
 	body, _ := BuildInvocationBody(cases["binary-json-body"])
 	if !bytes.HasPrefix(body, []byte(`{"Data":{"orderMsg":"eyJvcmRlcklkIjoiQS0xMDAxIiwiYW1vdW50Ijo0Mi41LCJjdXN0b21lciI6eyJpZCI6N319"},"Metadata":{`)) {
-		t.Errorf("binary Data is not the base64 of functions-host.md §1.5 (B): %s", body)
+		t.Errorf("binary Data is not the base64 of docs/functions-host.md §4.5 (B): %s", body)
 	}
 	data, md := decodeLikeAHandler(t, body)
 	if len(data) != 1 {

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// replyClass is what the host makes of a handler's answer (functions-host.md §3.1).
+// replyClass is what the host makes of a handler's answer (docs/functions-host.md §5.1).
 type replyClass int
 
 const (

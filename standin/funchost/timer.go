@@ -1,7 +1,7 @@
 package funchost
 
 // The timer trigger, as the timer extension's TimerListener and ScheduleMonitor run it
-// (functions-host.md §4.6, §7): the next occurrence of the NCRONTAB schedule (UTC); at
+// (docs/functions-host.md §4.6, §7): the next occurrence of the NCRONTAB schedule (UTC); at
 // start-up one past-due invocation when the recorded next occurrence has passed
 // (schedule monitoring on), else one invocation when runOnStartup is set; the next
 // occurrence is only scheduled after the invocation finished, so two runs of one timer
@@ -182,7 +182,7 @@ func (h *Host) runTimer(ctx, invCtx context.Context, fn *Function, inflight *syn
 	}
 }
 
-// invokeTimer runs one timer invocation: the request of functions-host.md §4.6, sent
+// invokeTimer runs one timer invocation: the request of docs/functions-host.md §4.6, sent
 // and classified like any invocation; nothing is settled and a failure is not retried.
 func (h *Host) invokeTimer(base context.Context, fn *Function, status *TimerStatus, pastDue bool, reason string) {
 	start := time.Now()

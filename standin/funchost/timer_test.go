@@ -172,7 +172,7 @@ func TestTimerConfig(t *testing.T) {
 	}
 }
 
-// The timer request, byte for byte (functions-host.md §4.6).
+// The timer request, byte for byte (docs/functions-host.md §4.6).
 func TestBuildTimerInvocationBody(t *testing.T) {
 	now := time.Date(2026, 11, 28, 3, 0, 0, 123_456_700, time.UTC)
 	got := string(BuildTimerInvocationBody("sweep", "timer", &TimerStatus{Next: time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC), LastUpdated: now}, false, now, "r"))

@@ -10,7 +10,7 @@ import (
 )
 
 // TimerTrigger is a function's timerTrigger binding with %SETTING% references
-// resolved (functions-host.md §2.6, §7).
+// resolved (docs/functions-host.md §2.6, §7).
 type TimerTrigger struct {
 	// Name is the binding name, the key of the TimerInfo in the request's Data.
 	Name string

@@ -253,7 +253,7 @@ func (h *Host) workerError(reason string) bool {
 }
 
 // supervise runs the handler until ctx ends: start, wait until ready, serve,
-// and on exit restart or not as the real host does (functions-host.md §3.5).
+// and on exit restart or not as the real host does (docs/functions-host.md §8.1).
 func (h *Host) supervise(ctx context.Context) error {
 	for first := true; ; first = false {
 		if ctx.Err() != nil {

@@ -45,7 +45,7 @@ func (s *Server) authenticate(r *http.Request, c *rc) (*caller, *response) {
 }
 
 // audienceOK accepts the URL the simulator was reached at (scheme://host): the purge handler derives
-// its token scope from PURGE_GRAPH_ENDPOINT (DESIGN.md §4), so pointed at http://127.0.0.1:7081 it
+// its token scope from PURGE_GRAPH_ENDPOINT (docs/contract.md §10), so pointed at http://127.0.0.1:7081 it
 // asks for a token for that resource — just as Graph accepts tokens for its own host.
 func audienceOK(aud string, r *http.Request) bool {
 	return strings.EqualFold(strings.TrimRight(aud, "/"), requestBase(r))

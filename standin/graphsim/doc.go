@@ -1,5 +1,5 @@
 // Package graphsim is a local Microsoft Graph simulator for the directory recycle bin
-// (/directory/deletedItems), built from the specification in graph.md §9.
+// (/directory/deletedItems), built from the specification in docs/graph.md §9.
 //
 // Why it exists: the purge handler's whole job is to classify Graph's answers (204, the lag 404,
 // 403 for missing app roles, 429 with Retry-After, 5xx, …) and act on them. Real Graph cannot be
@@ -34,7 +34,7 @@
 // sent to (the handler asks for "<PURGE_GRAPH_ENDPOINT>/.default"). All tokens are treated as
 // app-only: that is what a managed identity gets.
 //
-// # Choices where graph.md says [?] or [I]
+// # Choices where docs/graph.md says [?] or [I] (§9, §10)
 //
 //   - Purging a group or an administrativeUnit: 403 Authorization_RequestDenied whatever the
 //     roles (groups cannot be purged app-only; administrative units not through this API); the

@@ -87,7 +87,7 @@ func (s *Server) ClearFaults(id string) {
 }
 
 // defaultError is the Graph code and message used for a status when a Step gives none
-// (graph.md §3.2; verbatim where the reference has the text, plausible otherwise).
+// (docs/graph.md §3.2; verbatim where the reference has the text, plausible otherwise).
 func defaultError(status int, id string) (code, message string) {
 	switch status {
 	case http.StatusBadRequest:

@@ -11,7 +11,7 @@ type Object struct {
 	// ID is the object id (a GUID; stored lower-case).
 	ID string
 	// Type is the directoryObject type: "user", "group", "application", "servicePrincipal",
-	// "administrativeUnit", or any other type of graph.md §1.1 ("microsoft.graph." prefix optional).
+	// "administrativeUnit", or any other type of docs/graph.md §1.1 ("microsoft.graph." prefix optional).
 	Type string
 	// DisplayName and UserPrincipalName (users only) appear in GET and LIST bodies.
 	DisplayName, UserPrincipalName string

@@ -11,7 +11,7 @@ import (
 // ContentTypeJSON is the Content-Type Graph puts on JSON answers.
 const ContentTypeJSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
-// Verbatim (or [C]) Graph messages, graph.md §3.2.
+// Verbatim (or [C]) Graph messages, docs/graph.md §3.2.
 const (
 	msgTokenEmpty     = "Access token is empty."
 	msgTokenExpired   = "Access token has expired or is not yet valid."
@@ -28,7 +28,7 @@ func notFoundMessage(id string) string {
 // wwwAuthenticate is sent with every 401, in the form Graph uses.
 const wwwAuthenticate = `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`
 
-// agsDiagnostic is the x-ms-ags-diagnostic value (graph.md §6.2 shape).
+// agsDiagnostic is the x-ms-ags-diagnostic value (docs/graph.md §6.2 shape).
 const agsDiagnostic = `{"ServerInfo":{"DataCenter":"Local","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"GRAPHSIM","ADSiteName":"LOC"}}`
 
 // response is an answer under construction; ServeHTTP writes it after any delay.

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// ThrottleLimits is the identity-and-access write limit of graph.md §4.1, modelled as a token bucket
+// ThrottleLimits is the identity-and-access write limit of docs/graph.md §4.1, modelled as a token bucket
 // per (application, tenant) that refills continuously. Purges are writes; reads are not throttled.
 // A zero value takes Graph's documented limit.
 type ThrottleLimits struct {

@@ -6,7 +6,7 @@ import (
 )
 
 // typeInfo describes one directoryObject type the deletedItems API knows: how it is named in URLs
-// and bodies, and which app roles (application permissions) allow what on it (graph.md §1.1, §2.1).
+// and bodies, and which app roles (application permissions) allow what on it (docs/graph.md §1.1, §2.1).
 type typeInfo struct {
 	name      string // canonical name, the cast segment without "microsoft.graph."
 	entitySet string // used in @odata.context of a LIST
@@ -27,7 +27,7 @@ var types = []*typeInfo{
 	{
 		name: "user", entitySet: "users",
 		// User.DeleteRestore.All reading deleted users: what's-new Dec 2024 says it lists them; GET by
-		// id is [?] in graph.md, assumed allowed.
+		// id is [?] in docs/graph.md §2.1, assumed allowed.
 		read:  reads("User.Read.All", "User.ReadWrite.All", "User.DeleteRestore.All"),
 		purge: []string{"User.DeleteRestore.All"},
 	},
@@ -38,7 +38,7 @@ var types = []*typeInfo{
 		name: "administrativeUnit", entitySet: "administrativeUnits",
 		read: reads("AdministrativeUnit.Read.All", "AdministrativeUnit.ReadWrite.All"), neverPurgeable: true,
 	},
-	// The PKI rows list a Read permission for DELETE (graph.md §2.1 "sic"); both the documented and
+	// The PKI rows list a Read permission for DELETE (docs/graph.md §2.1 "sic"); both the documented and
 	// the probable real permission are accepted.
 	pkiType("certificateBasedAuthPki", "certificateBasedAuthPkis"),
 	pkiType("certificateAuthorityDetail", "certificateAuthorityDetails"),

@@ -7,7 +7,7 @@
 // tokens it issues are the ones the Graph simulator (package graphsim) accepts, with the app roles
 // a test chooses. Failures can be injected to exercise "token endpoint failure" handling.
 //
-// Protocol (servicebus.md §1.2): GET {any path}?api-version=2019-08-01&resource=R
+// Protocol (docs/servicebus.md §1.2): GET {any path}?api-version=2019-08-01&resource=R
 // [&client_id=…|&mi_res_id=…|&object_id=…] with header X-IDENTITY-HEADER. A 200 answer is
 //
 //	{"access_token":"<JWT>","expires_on":"<unix seconds>","resource":R,"token_type":"Bearer","client_id":…}

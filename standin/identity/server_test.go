@@ -26,7 +26,7 @@ import (
 // start serves s at /msi/token and points azidentity's App Service source at it.
 //
 // MSAL-go's managed-identity token cache is process-wide and keyed by (identity, resource), so
-// every test that goes through azidentity uses its own scope or client id (servicebus.md §1.3).
+// every test that goes through azidentity uses its own scope or client id (docs/servicebus.md §1.3).
 func start(t *testing.T, s *Server) string {
 	t.Helper()
 	mux := http.NewServeMux()

@@ -1,7 +1,7 @@
 package sbemu
 
 // These tests run the real azservicebus client against the emulator and check the acceptance
-// items of shared/reference/servicebus.md §3.11 that the handler and the host stand-in rely on
+// items of docs/servicebus.md §4.11 that the handler and the host stand-in rely on
 // (numbered in the comments), plus duplicate detection, scheduled messages arriving after their
 // time, case-insensitive names, and a clear failure for what the emulator does not implement.
 

@@ -2,7 +2,7 @@
 /**
  * The AMQP 1.0 side of the emulator: rhea wiring for CBS, $management, senders and receivers.
  *
- * Shapes and rules follow shared/reference/servicebus.md Part 3; the comments below say why each
+ * Shapes and rules follow docs/servicebus.md §4; the comments below say why each
  * one matters for the real Go client (azservicebus v1.11.0 over go-amqp v1.7.0).
  */
 
