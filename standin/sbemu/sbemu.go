@@ -22,7 +22,10 @@ package sbemu
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -80,8 +84,12 @@ type Options struct {
 type Emulator struct {
 	cmd   *exec.Cmd
 	port  int
-	stdin *os.File    // closing it tells the emulator to exit
+	stdin *os.File    // admin commands go to it; closing it tells the emulator to exit
 	logs  *tailWriter // recent stderr, for error messages
+
+	adminMu  sync.Mutex // one command written at a time
+	adminSeq atomic.Int64
+	replies  sync.Map // command id -> chan adminReply
 
 	exited  chan struct{} // closed when the process has exited
 	waitErr error         // set before exited is closed
@@ -141,10 +149,11 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		"SBEMU_KEY_NAME="+DefaultKeyName,
 		"SBEMU_KEY="+DefaultKey,
 		"SBEMU_EXIT_ON_STDIN_CLOSE=1",
+		"SBEMU_ADMIN_STDIN=1",
 	)
 	cmd.Stdin = stdinR
 	cmd.Stdout = stdoutW
-	cmd.Stderr = e.logs
+	cmd.Stderr = io.MultiWriter(e.logs, &lineSplitter{emit: e.onEvent})
 	cmd.SysProcAttr = sysProcAttr()
 	err = cmd.Start()
 	// The child holds its own copies of these ends now.
@@ -379,4 +388,121 @@ func (w *tailWriter) excerpt() string {
 		return ""
 	}
 	return ":\n" + text
+}
+
+// EntityState is what clients of a queue see: the failure states a real namespace can be in, for tests of
+// how a client survives them (SetEntityState).
+type EntityState string
+
+const (
+	// EntityActive is normal service.
+	EntityActive EntityState = "active"
+	// EntityMissing is a queue that does not exist (deleted, or never created): its open links are
+	// detached and new links and put-tokens are refused with amqp:not-found, which azservicebus reports as
+	// CodeNotFound. Unlike a real deletion its messages are kept, so a test can still account for every one
+	// once the queue is back.
+	EntityMissing EntityState = "missing"
+	// EntityUnreachable is a queue nothing reaches: links attach, but sends are neither stored nor
+	// answered (the sender times out), $management requests and settlements get no reply and nothing is
+	// delivered.
+	EntityUnreachable EntityState = "unreachable"
+)
+
+// SetEntityState puts queue (and its dead-letter queue) in state, until the next call. It returns once
+// the emulator has applied it.
+func (e *Emulator) SetEntityState(ctx context.Context, queue string, state EntityState) error {
+	_, err := e.admin(ctx, map[string]any{"op": "entity", "queue": queue, "state": string(state)})
+	return err
+}
+
+// HoldAck arms a hold on queue: the next message stored there (only a scheduled one, with scheduledOnly)
+// is kept but its sender is not told until ReleaseAcks. The emulator logs an "ack-held" event when it is
+// stored — the moment to crash a client that has sent a message without knowing it.
+func (e *Emulator) HoldAck(ctx context.Context, queue string, scheduledOnly bool) error {
+	_, err := e.admin(ctx, map[string]any{"op": "hold-ack", "queue": queue, "scheduledOnly": scheduledOnly})
+	return err
+}
+
+// ReleaseAcks acknowledges every held message whose sender link is still open and disarms unused holds;
+// it returns how many acknowledgements were sent.
+func (e *Emulator) ReleaseAcks(ctx context.Context) (int, error) {
+	r, err := e.admin(ctx, map[string]any{"op": "release-acks"})
+	return r.Released, err
+}
+
+// ErrAdmin is wrapped by the errors of refused admin commands (an unknown queue, say).
+var ErrAdmin = errors.New("sbemu: admin command refused")
+
+// adminReply is the emulator's "admin" event answering one command.
+type adminReply struct {
+	ID       string `json:"id"`
+	OK       bool   `json:"ok"`
+	Error    string `json:"error"`
+	Released int    `json:"released"`
+}
+
+// admin writes one command on the emulator's stdin and waits for the admin event with its id.
+func (e *Emulator) admin(ctx context.Context, cmd map[string]any) (adminReply, error) {
+	id := strconv.FormatInt(e.adminSeq.Add(1), 10)
+	cmd["id"] = id
+	line, err := json.Marshal(cmd)
+	if err != nil {
+		return adminReply{}, err
+	}
+	ch := make(chan adminReply, 1)
+	e.replies.Store(id, ch)
+	defer e.replies.Delete(id)
+	e.adminMu.Lock()
+	_, err = e.stdin.Write(append(line, '\n'))
+	e.adminMu.Unlock()
+	if err != nil {
+		return adminReply{}, fmt.Errorf("sbemu: writing admin command %s: %w", cmd["op"], err)
+	}
+	select {
+	case r := <-ch:
+		if !r.OK {
+			return r, fmt.Errorf("%w: %s: %s", ErrAdmin, cmd["op"], r.Error)
+		}
+		return r, nil
+	case <-e.exited:
+		return adminReply{}, fmt.Errorf("sbemu: the emulator exited before answering admin command %s", cmd["op"])
+	case <-ctx.Done():
+		return adminReply{}, fmt.Errorf("sbemu: admin command %s: %w", cmd["op"], ctx.Err())
+	}
+}
+
+// onEvent routes the answers to admin commands to their callers.
+func (e *Emulator) onEvent(line []byte) {
+	if !bytes.Contains(line, []byte(`"event":"admin"`)) {
+		return
+	}
+	var r adminReply
+	if json.Unmarshal(line, &r) != nil {
+		return
+	}
+	if ch, ok := e.replies.Load(r.ID); ok {
+		select {
+		case ch.(chan adminReply) <- r:
+		default:
+		}
+	}
+}
+
+// lineSplitter calls emit for each complete line written to it. It never fails.
+type lineSplitter struct {
+	buf  []byte
+	emit func([]byte)
+}
+
+func (l *lineSplitter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.emit(l.buf[:i])
+		l.buf = l.buf[i+1:]
+	}
+	return len(p), nil
 }

@@ -10,7 +10,8 @@
  * stdout once the AMQP port accepts connections; one JSON event per line on stderr; a bad
  * configuration prints one `sbemu: ...` line on stderr and exits with status 2.
  * The process never outlives its welcome: it exits on SIGTERM/SIGINT, after SBEMU_MAX_LIFETIME,
- * and (with SBEMU_EXIT_ON_STDIN_CLOSE=1) when its parent closes stdin.
+ * and (with SBEMU_EXIT_ON_STDIN_CLOSE=1) when its parent closes stdin. With SBEMU_ADMIN_STDIN=1 each line
+ * of stdin is an admin command (lib/admin.js), answered by an `admin` event.
  * See README.md for the environment variables.
  */
 
@@ -18,6 +19,8 @@ const config = require('./lib/config.js');
 const { Broker } = require('./lib/queue.js');
 const { AmqpServer } = require('./lib/amqp.js');
 const { createLogger } = require('./lib/events.js');
+const { createAdmin } = require('./lib/admin.js');
+const readline = require('readline');
 
 async function main() {
   let cfg;
@@ -53,6 +56,11 @@ async function main() {
     process.stdin.on('end', () => exit('stdin closed'));
     process.stdin.on('close', () => exit('stdin closed'));
     process.stdin.on('error', () => exit('stdin error'));
+  }
+  if (cfg.adminStdin) {
+    const admin = createAdmin(amqp, emit);
+    readline.createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', (line) => amqp.guard('admin', () => admin(line)));
+  } else if (cfg.exitOnStdinClose) {
     process.stdin.resume(); // read and discard, only to notice the end
   }
 

@@ -24,6 +24,13 @@ const MAX_PENDING_REPLIES = 100;
  */
 const MAX_MESSAGE_SIZE = 256 * 1024;
 
+/** Entity states a queue can be put in by the admin commands (Entity.state). */
+const ENTITY_STATES = ['active', 'missing', 'unreachable'];
+
+function notFound(name) {
+  return `The messaging entity '${name}' could not be found.`;
+}
+
 function address(terminus) {
   return terminus && typeof terminus.address === 'string' ? terminus.address : undefined;
 }
@@ -40,6 +47,9 @@ class AmqpServer {
     this.key = key;
     this.emit = emit;
     this.consumers = new Map(); // entity -> Set of server-side sender links (client receivers)
+    this.connections = new Set(); // open connections, so that a queue going missing can detach its links
+    this.holds = []; // armed hold-ack requests: {queue, scheduledOnly}
+    this.held = []; // deliveries stored but not yet acknowledged: {delivery, link, entity, seq}
     this.server = null;
     this.nextConnectionId = 1;
     codec.installRawCapture();
@@ -114,6 +124,7 @@ class AmqpServer {
 
   onConnectionOpen(ctx) {
     const st = this.state(ctx.connection);
+    this.connections.add(ctx.connection);
     const props = ctx.connection.remote.open && ctx.connection.remote.open.properties;
     this.emit('connect', { connection: st.id, hostname: ctx.connection.remote.open.hostname, product: props && props.product });
   }
@@ -122,6 +133,7 @@ class AmqpServer {
     const st = ctx.connection._sb;
     if (!st || st.gone) return;
     st.gone = true;
+    this.connections.delete(ctx.connection);
     for (const link of st.links) this.forgetLink(link);
     this.emit('disconnect', { connection: st.id });
   }
@@ -163,7 +175,7 @@ class AmqpServer {
       return;
     }
     const r = this.broker.resolve(source);
-    if (!r) return this.refuse(link, 'amqp:not-found', `The messaging entity '${source}' could not be found.`);
+    if (!r || this.broker.stateOf(r.entity) === 'missing') return this.refuse(link, 'amqp:not-found', notFound(source));
     if (!this.authorized(link, r.key)) return this.refuse(link, 'amqp:unauthorized-access', `No put-token for '${r.key}' on this connection.`);
     // snd-settle-mode settled (1) is how the client asks for receive-and-delete.
     if (!r.management && link.remote.attach.snd_settle_mode === 1) {
@@ -190,7 +202,7 @@ class AmqpServer {
       return;
     }
     const r = this.broker.resolve(target);
-    if (!r) return this.refuse(link, 'amqp:not-found', `The messaging entity '${target}' could not be found.`);
+    if (!r || this.broker.stateOf(r.entity) === 'missing') return this.refuse(link, 'amqp:not-found', notFound(target));
     if (r.entity.isDeadLetter && !r.management) {
       return this.refuse(link, 'amqp:not-allowed', `Cannot send to the dead-letter queue '${r.entity.name}'.`);
     }
@@ -299,7 +311,7 @@ class AmqpServer {
     const v = sas.verify(String(req.body), { audience: String(props.name), keyName: this.keyName, key: this.key, nowSeconds: Math.floor(Date.now() / 1000) });
     if (!v.ok) return answer(401, `Unauthorized: ${v.reason}`);
     const r = this.broker.resolve(path);
-    if (!r) return answer(404, `The messaging entity '${path.replace(/^\//, '')}' could not be found.`);
+    if (!r || this.broker.stateOf(r.entity) === 'missing') return answer(404, notFound(path.replace(/^\//, '')));
     this.state(ctx.connection).authorized.add(r.key);
     answer(200, 'OK', { entity: r.key });
   }
@@ -308,6 +320,10 @@ class AmqpServer {
     const req = ctx.message;
     const entity = ctx.receiver._sb.entity;
     const operation = req.application_properties && req.application_properties.operation;
+    if (this.broker.stateOf(entity) === 'unreachable') {
+      this.emit('unanswered', { queue: entity.name, what: 'management', operation: operation ?? null });
+      return;
+    }
     ctx.delivery.accept();
     const result = management.handle(entity, operation, codec.rawOf(req));
     this.emit('mgmt', { queue: entity.name, operation: operation ?? null, status: result.status, description: result.status >= 300 ? result.description : undefined });
@@ -324,6 +340,16 @@ class AmqpServer {
    */
   onSend(ctx) {
     const entity = ctx.receiver._sb.entity;
+    if (this.broker.stateOf(entity) === 'missing') {
+      // A transfer that crossed the detach of a queue that went missing: there is nowhere to store it.
+      ctx.delivery.reject({ condition: 'amqp:not-found', description: notFound(entity.name) });
+      return;
+    }
+    if (this.broker.stateOf(entity) === 'unreachable') {
+      // Neither stored nor answered, like a transfer lost on a broken path: the sender times out.
+      this.emit('unanswered', { queue: entity.name, what: 'send' });
+      return;
+    }
     const format = ctx.format === undefined ? 0 : ctx.format;
     if (format !== 0 && format !== codec.BATCH_FORMAT) {
       ctx.delivery.reject({ condition: 'amqp:not-implemented', description: `message format ${format} is not supported by the emulator` });
@@ -348,8 +374,82 @@ class AmqpServer {
       return;
     }
     if (format !== 0) this.emit('batch', { queue: entity.name, messages: messages.length });
-    for (const parts of messages) entity.enqueue(parts);
+    const stored = messages.map((parts) => entity.enqueue(parts)).filter((r) => !r.duplicate);
+    for (const r of stored) {
+      const hold = this.holds.findIndex((h) => h.queue === entity && (!h.scheduledOnly || r.stored.state === 'scheduled'));
+      if (hold < 0) continue;
+      // Stored, but the sender is not told yet: the window in which a client that dies has sent a
+      // message without knowing it.
+      this.holds.splice(hold, 1);
+      this.held.push({ delivery: ctx.delivery, link: ctx.receiver, entity, seq: r.seq });
+      this.emit('ack-held', { queue: entity.name, messageId: r.stored.messageId, sequenceNumber: r.seq, scheduled: r.stored.state === 'scheduled' });
+      return;
+    }
     ctx.delivery.accept();
+  }
+
+  // ----- admin (admin.js) -------------------------------------------------------------------------
+
+  /**
+   * Puts a queue (and its dead-letter queue) in a state: 'active'; 'missing', as if deleted — its open
+   * links are detached with amqp:not-found, new attaches and put-tokens are refused as for an unknown
+   * entity, its messages are kept; or 'unreachable' — nothing addressed to it is answered: sends are
+   * neither stored nor settled, $management requests and settlements get no reply, nothing is delivered.
+   */
+  setState(queueName, state) {
+    const q = this.broker.queue(queueName);
+    if (!q) throw new Error(`no queue ${JSON.stringify(queueName)}`);
+    if (!ENTITY_STATES.includes(state)) throw new Error(`unknown state ${JSON.stringify(state)} (known: ${ENTITY_STATES.join(', ')})`);
+    const before = q.state;
+    q.state = state;
+    let detached = 0;
+    if (state === 'missing') {
+      for (const connection of this.connections) {
+        for (const link of [...this.state(connection).links]) {
+          const sb = link._sb;
+          if (!sb || (sb.entity !== q && sb.entity !== q.deadLetter)) continue;
+          const name = sb.entity.name;
+          this.forgetLink(link);
+          if (link.is_open()) link.close({ condition: 'amqp:not-found', description: notFound(name) });
+          detached++;
+        }
+      }
+    }
+    this.emit('entity-state', { queue: q.name, state, before, detached });
+    if (state === 'active') {
+      this.pump(q);
+      this.pump(q.deadLetter);
+    }
+    return { queue: q.name, state, before, detached };
+  }
+
+  /**
+   * Arms a hold: the next message stored in the queue (a scheduled one only, with scheduledOnly) is
+   * not acknowledged to its sender until releaseAcks; an `ack-held` event says when it was stored.
+   */
+  holdAck(queueName, { scheduledOnly = false } = {}) {
+    const q = this.broker.queue(queueName);
+    if (!q) throw new Error(`no queue ${JSON.stringify(queueName)}`);
+    this.holds.push({ queue: q, scheduledOnly: Boolean(scheduledOnly) });
+    return { queue: q.name, scheduledOnly: Boolean(scheduledOnly), armed: this.holds.length };
+  }
+
+  /** Acknowledges every held message whose link is still open, and disarms the holds not yet used. */
+  releaseAcks() {
+    let released = 0;
+    let orphaned = 0;
+    for (const h of this.held) {
+      if (h.link.is_open()) {
+        h.delivery.accept();
+        released++;
+      } else {
+        orphaned++;
+      }
+    }
+    const disarmed = this.holds.length;
+    this.held = [];
+    this.holds = [];
+    return { released, orphaned, disarmed };
   }
 
   // ----- deliveries to receivers --------------------------------------------------------------
@@ -378,6 +478,7 @@ class AmqpServer {
 
   /** Sends available messages to the entity's receivers while they have credit. */
   pump(entity) {
+    if (this.broker.stateOf(entity) !== 'active') return;
     if (entity._pumping) {
       entity._pumpAgain = true;
       return;
@@ -425,6 +526,10 @@ class AmqpServer {
     const d = ctx.delivery;
     const rec = d && d._sb;
     if (!rec || rec.done) return;
+    if (this.broker.stateOf(rec.entity) === 'unreachable') {
+      this.emit('unanswered', { queue: rec.entity.name, what: 'settlement', sequenceNumber: rec.seq });
+      return;
+    }
     rec.done = true;
     const { entity, token } = rec;
     const st = d.remote_state;
@@ -477,4 +582,4 @@ function typedEntries(t) {
   return codec.isNullTyped(t) ? [] : codec.mapEntries(t);
 }
 
-module.exports = { AmqpServer };
+module.exports = { AmqpServer, ENTITY_STATES };

@@ -132,6 +132,7 @@ function fromEnv(env) {
     queues: wrap('SBEMU_QUEUES', () => parseQueueSpecs(get('SBEMU_QUEUES', DEFAULT_QUEUES))),
     maxLifetimeMs: wrap('SBEMU_MAX_LIFETIME', () => positiveDuration(get('SBEMU_MAX_LIFETIME', '30m'))),
     exitOnStdinClose: wrap('SBEMU_EXIT_ON_STDIN_CLOSE', () => parseBool(get('SBEMU_EXIT_ON_STDIN_CLOSE', '0'))),
+    adminStdin: wrap('SBEMU_ADMIN_STDIN', () => parseBool(get('SBEMU_ADMIN_STDIN', '0'))),
   };
 }
 

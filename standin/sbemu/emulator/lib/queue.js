@@ -64,6 +64,13 @@ class Entity {
     this.scheduleTimerAt = Infinity;
     this.dedupe = new Map(); // messageId -> {seq, at}; insertion order == time order
     this.nextSeq = 1;
+    /**
+     * What clients of a queue see (meaningful on queues; a dead-letter queue follows its queue):
+     * 'active'; 'missing', as if the queue had been deleted (its messages are kept, so that a test can
+     * still account for them once it is back); or 'unreachable', nothing addressed to it is answered.
+     * Set through the admin commands (admin.js).
+     */
+    this.state = 'active';
     /** Called when messages may have become available; the server pumps deliveries from it. */
     this.onAvailable = null;
   }
@@ -394,6 +401,12 @@ class Broker {
 
   queue(name) {
     return this.queues.get(String(name).toLowerCase());
+  }
+
+  /** The state clients see for an entity: its queue's (Entity.state). */
+  stateOf(entity) {
+    const q = this.queue(entity.queueName);
+    return q ? q.state : 'missing';
   }
 
   /**
