@@ -6,7 +6,8 @@
 // reached from tests, and its failure modes cannot be provoked on demand. The simulator answers
 // with Graph's status codes, error bodies and headers, authorizes requests from the app roles in
 // tokens issued by package identity (the managed-identity stand-in), and lets a test script faults,
-// replication lag, hard-delete protection and throttling per object, then inspect the request log.
+// replication lag, hard-delete protection and throttling per object (or for every object: AnyObject),
+// then inspect the request log.
 //
 // # Routes (prefix /v1.0; segment names are case-insensitive)
 //

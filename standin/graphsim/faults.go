@@ -6,9 +6,14 @@ import (
 	"time"
 )
 
-// Step is one scripted answer for one object id. Steps are consulted after the token check and the
-// id syntax check but before throttling and before the object is looked up, so a step can answer
-// for an id the simulator does not hold.
+// AnyObject as the id of Script, Always or ClearFaults makes the steps answer a GET or DELETE of any
+// object id that no step of its own answered: a Graph-wide outage (a burst of 503s, a 429 storm) rather
+// than one object's trouble. The typed LIST is not affected.
+const AnyObject = "*"
+
+// Step is one scripted answer for one object id (or AnyObject). Steps are consulted after the token
+// check and the id syntax check but before throttling and before the object is looked up, so a step
+// can answer for an id the simulator does not hold.
 type Step struct {
 	// Method the step answers ("GET", "DELETE"); "" or "*" answers any method. Requests with
 	// another method pass the step by without using it up.
@@ -21,9 +26,9 @@ type Step struct {
 	// RetryAfter is sent verbatim as the Retry-After header when non-empty ("2", "0.5", or an
 	// HTTP date).
 	RetryAfter string
-	// Delay holds the answer back (the delay ends early if the client goes away). With Status 0 the
-	// request takes effect first and only the response is late, like a real timeout where the
-	// DELETE may have happened.
+	// Delay holds the answer back (the delay ends early if the client goes away, so a very long one is
+	// a call that never answers). With Status 0 the request takes effect first and only the response
+	// is late, like a real timeout where the DELETE may have happened. The request log records it.
 	Delay time.Duration
 }
 
@@ -38,23 +43,29 @@ type faults struct {
 }
 
 // next removes and returns the step answering (id, method): the first matching scripted step, else
-// the permanent one.
+// the permanent one — the object's own first, then, for an object id (not a LIST's key), AnyObject's.
 func (f *faults) next(id, method string) (Step, bool) {
 	if id == "" {
 		return Step{}, false
 	}
-	q := f.scripts[id]
-	for i, st := range q {
-		if st.matches(method) {
-			f.scripts[id] = append(q[:i:i], q[i+1:]...)
-			if len(f.scripts[id]) == 0 {
-				delete(f.scripts, id)
+	keys := []string{id}
+	if isGUID(id) {
+		keys = append(keys, AnyObject)
+	}
+	for _, key := range keys {
+		q := f.scripts[key]
+		for i, st := range q {
+			if st.matches(method) {
+				f.scripts[key] = append(q[:i:i], q[i+1:]...)
+				if len(f.scripts[key]) == 0 {
+					delete(f.scripts, key)
+				}
+				return st, true
 			}
+		}
+		if st, ok := f.always[key]; ok && st.matches(method) {
 			return st, true
 		}
-	}
-	if st, ok := f.always[id]; ok && st.matches(method) {
-		return st, true
 	}
 	return Step{}, false
 }

@@ -33,6 +33,8 @@ type Request struct {
 	Authorization bool `json:"authorization"`
 	// Injected is true when a scripted Step produced the answer.
 	Injected bool `json:"injected,omitempty"`
+	// DelayMs is how long a scripted Step held the answer back (it ends early if the client left).
+	DelayMs int64 `json:"delayMs,omitempty"`
 }
 
 func (s *Server) record(rec Request) {

@@ -184,6 +184,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, delay := s.handle(r, c, &rec)
 	rec.Status, rec.Code, rec.RetryAfter = resp.status, resp.code, resp.header.Get("Retry-After")
+	rec.DelayMs = delay.Milliseconds()
 	s.record(rec)
 	if delay > 0 {
 		sleep(r.Context(), delay)

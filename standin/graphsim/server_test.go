@@ -573,3 +573,38 @@ func TestConcurrentPurges(t *testing.T) {
 		t.Errorf("%d purges succeeded, want exactly %d (one per object)", ok204, n)
 	}
 }
+
+func TestAnyObjectFaults(t *testing.T) {
+	e := newEnv(t, Options{})
+	tok := e.token(roleUserPurge)
+	e.sim.Add(deletedUser(1, time.Hour), deletedUser(2, time.Hour), deletedUser(3, time.Hour))
+	path := func(n int) string { return "/v1.0/directory/deletedItems/" + guid(n) }
+
+	// A storm answers every object, after the object's own steps.
+	e.sim.Script(guid(1), Step{Method: "GET", Status: 500})
+	e.sim.Always(AnyObject, Step{Status: 429, RetryAfter: "2"})
+	e.expect(e.do("GET", path(1), tok), 500, "Service_InternalServerError")
+	for _, n := range []int{1, 2, 3} {
+		r := e.do("DELETE", path(n), tok)
+		e.expect(r, 429, "TooManyRequests")
+		if r.header.Get("Retry-After") != "2" {
+			t.Errorf("Retry-After = %q", r.header.Get("Retry-After"))
+		}
+	}
+	e.expect(e.do("GET", "/v1.0/directory/deletedItems/microsoft.graph.user", tok), 200, "") // the LIST is not affected
+	e.sim.ClearFaults(AnyObject)
+	e.expect(e.do("DELETE", path(2), tok), 204, "")
+
+	// Scripted steps for any object are used up one per request, whichever object it names.
+	e.sim.Script(AnyObject, Step{Method: "DELETE", Status: 503}, Step{Method: "DELETE", Delay: 50 * time.Millisecond})
+	e.expect(e.do("DELETE", path(1), tok), 503, "serviceNotAvailable")
+	e.expect(e.do("DELETE", path(3), tok), 204, "")
+	e.expect(e.do("DELETE", path(1), tok), 204, "")
+	var delays []int64
+	for _, rq := range e.sim.Requests() {
+		delays = append(delays, rq.DelayMs)
+	}
+	if want := []int64{0, 0, 0, 0, 0, 0, 0, 50, 0}; !slices.Equal(delays, want) {
+		t.Errorf("logged delays %v, want %v", delays, want)
+	}
+}
