@@ -90,7 +90,7 @@ func runHost(t *testing.T, root string, s *localstack.Stack, extra map[string]st
 	t.Helper()
 	var hostLog syncio.Buffer
 	h, err := funchost.New(funchost.Options{AppRoot: root, Settings: withSettings(s, extra), Stdout: &hostLog, Stderr: &hostLog,
-		HandlerStdout: out, OnInvocation: onInv, KillGrace: 2 * time.Second, DrainTimeout: 5 * time.Second})
+		HandlerStdout: out, OnInvocation: onInv, DrainTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -266,7 +266,7 @@ func TestSweepPastDueOnStart(t *testing.T) {
 	var hostLog syncio.Buffer
 	h, err := funchost.New(funchost.Options{AppRoot: hostRoot(t), Settings: withSettings(s, map[string]string{"AzureWebJobs_sweep_Disabled": "false",
 		"PURGE_SWEEP_SCHEDULE": schedule, "PURGE_SWEEP_AFTER": "7d"}), Stdout: &hostLog, Stderr: &hostLog, HandlerStdout: log,
-		TimerStatusDir: dir, KillGrace: 2 * time.Second, DrainTimeout: 5 * time.Second})
+		TimerStatusDir: dir, DrainTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func runHostWriting(t *testing.T, root string, s *localstack.Stack, extra map[st
 	t.Helper()
 	var hostLog syncio.Buffer
 	h, err := funchost.New(funchost.Options{AppRoot: root, Settings: withSettings(s, extra), Stdout: &hostLog, Stderr: &hostLog,
-		HandlerStdout: w, OnInvocation: onInv, KillGrace: 2 * time.Second, DrainTimeout: 5 * time.Second})
+		HandlerStdout: w, OnInvocation: onInv, DrainTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,8 +38,8 @@ func (s settingsFlag) Set(v string) error {
 //
 //	go run ./standin host --set 'ServiceBusConnection=Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true'
 //
-// When ctx ends (Ctrl-C or SIGTERM) it stops gracefully: no new messages, in-flight invocations finish,
-// then the handler is stopped, and it returns nil. It returns an error when the host could not start or
+// When ctx ends (Ctrl-C or SIGTERM) it stops: no new messages, in-flight invocations finish (up to
+// --drain-timeout), then the handler is killed as the real host kills it, and it returns nil. It returns an error when the host could not start or
 // stopped on its own (a trigger that cannot connect, or the handler failing three times within 30
 // minutes), and a cli.UsageError for a bad command line.
 func Command(ctx context.Context, args []string) error {

@@ -39,14 +39,18 @@
 //     abandons it; an empty or null body makes the invocation hang until
 //     functionTimeout, which kills and restarts the handler (counted in
 //     Stats.Hangs, so a test can assert a handler never does it).
-//   - Supervision: a function timeout kills the handler (SIGKILL) and restarts
-//     it, failing whatever else was in flight; a non-zero exit restarts it, and
-//     the third such error within 30 minutes stops the host; exit code 0 is not
-//     restarted (the function stays broken, as in Azure); exit code 200 is a
-//     clean restart.
+//   - Supervision: at functionTimeout the invocation fails (its message is
+//     abandoned) but its request is left open; if the handler has not finished
+//     it 2 s later (the WebJobs grace period) the handler is killed (SIGKILL)
+//     and restarted, failing whatever else was in flight. A non-zero exit
+//     restarts it, and the third such error within 30 minutes stops the host;
+//     exit code 0 is not restarted (the function stays broken, as in Azure);
+//     exit code 200 is a clean restart.
+//   - Locks: renewed while an invocation runs, until a renewal fails with an
+//     error that is not transient.
 //   - Stop: cancelling Run's context stops receiving, lets in-flight invocations
-//     finish (Options.DrainTimeout), abandons the rest, then sends the handler
-//     SIGTERM and SIGKILL after Options.KillGrace. The handler runs in its own
+//     finish (Options.DrainTimeout), abandons the rest, then kills the handler
+//     (SIGKILL; the real host never sends SIGTERM). The handler runs in its own
 //     process group and, on Linux, dies with the host (Pdeathsig).
 //
 // Observability: Options.OnInvocation reports every settled message

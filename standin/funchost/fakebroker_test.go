@@ -24,8 +24,11 @@ type fakeBroker struct {
 	deadLettered []*azservicebus.ReceivedMessage
 	abandons     int
 	renewals     int
-	seq          int64
-	wake         chan struct{}
+	renewCalls   int
+	// renewErrs are returned, in order, by the next lock renewals.
+	renewErrs []error
+	seq       int64
+	wake      chan struct{}
 }
 
 var _ receiver = (*fakeBroker)(nil)
@@ -128,6 +131,12 @@ func (b *fakeBroker) AbandonMessage(_ context.Context, m *azservicebus.ReceivedM
 func (b *fakeBroker) RenewMessageLock(_ context.Context, m *azservicebus.ReceivedMessage, _ *azservicebus.RenewMessageLockOptions) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.renewCalls++
+	if len(b.renewErrs) > 0 {
+		err := b.renewErrs[0]
+		b.renewErrs = b.renewErrs[1:]
+		return err
+	}
 	if _, ok := b.locked[m.LockToken]; !ok {
 		return &azservicebus.Error{Code: azservicebus.CodeLockLost}
 	}

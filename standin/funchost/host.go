@@ -40,11 +40,8 @@ type Options struct {
 	// 10 s, negative disables them.
 	PingInterval time.Duration
 	// DrainTimeout bounds how long a stopping host waits for in-flight
-	// invocations before it abandons them; 0 means 30 s.
+	// invocations before it abandons them and kills the handler; 0 means 30 s.
 	DrainTimeout time.Duration
-	// KillGrace is the time between SIGTERM and SIGKILL when the handler is
-	// stopped; 0 means 5 s.
-	KillGrace time.Duration
 
 	// OnInvocation, when set, is called once per message after it is settled, and
 	// once per timer invocation after it ended. It runs on the invocation's
@@ -231,9 +228,6 @@ func New(opts Options) (*Host, error) {
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 30 * time.Second
 	}
-	if opts.KillGrace <= 0 {
-		opts.KillGrace = 5 * time.Second
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("funchost: choosing the handler port: %w", err)
@@ -345,10 +339,11 @@ func (h *Host) acquireWorker(ctx context.Context) (*worker, error) {
 	}
 }
 
-// Run starts the handler and the triggers and serves until ctx ends, then stops
-// gracefully: no new messages, in-flight invocations get DrainTimeout to finish
-// (the rest are abandoned), then the handler gets SIGTERM and, after KillGrace,
-// SIGKILL. It returns nil after a requested stop, or the error that stopped the
+// Run starts the handler and the triggers and serves until ctx ends, then stops:
+// no new messages, in-flight invocations get DrainTimeout to finish (the rest
+// are abandoned), then the handler is killed (SIGKILL, never SIGTERM: the real
+// host disposes its worker with Process.Kill, docs/functions-host.md §8.3). It
+// returns nil after a requested stop, or the error that stopped the
 // host (a trigger that cannot connect, or the handler failing three times within
 // 30 minutes). Run may be called once.
 func (h *Host) Run(ctx context.Context) error {
@@ -532,12 +527,7 @@ func (h *Host) invoke(base context.Context, fn *Function, src source, m *azservi
 	renewDone := make(chan int, 1)
 	go func() { renewDone <- h.renewLock(renewCtx, fn, src.rcv, m, start) }()
 
-	ctx, cancel := base, context.CancelFunc(func() {})
-	if ft := h.app.host.FunctionTimeout; ft > 0 {
-		ctx, cancel = context.WithTimeoutCause(base, ft, errFunctionTimeout)
-	}
-	h.execute(ctx, fn, src, m, &inv)
-	cancel()
+	h.execute(base, start, fn, src, m, &inv)
 	inv.Duration = time.Since(start)
 	stopRenew()
 	inv.LockRenewals = <-renewDone
@@ -588,69 +578,156 @@ func fmtTimePtr(t *time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-// execute builds the request, waits for a ready handler, sends the request and
-// classifies the answer, filling inv's outcome fields.
-func (h *Host) execute(ctx context.Context, fn *Function, src source, m *azservicebus.ReceivedMessage, inv *Invocation) {
-	fail := func(o Outcome, err error) { inv.Outcome, inv.Err = o, err }
+// execute builds the request for a message and runs it (call).
+func (h *Host) execute(base context.Context, start time.Time, fn *Function, src source, m *azservicebus.ReceivedMessage, inv *Invocation) {
 	body, err := BuildInvocationBody(InvocationInput{
 		FunctionName: fn.Name, BindingName: fn.Trigger.Name,
 		Message: m, Client: src.client, UtcNow: time.Now(), RandGuid: uuid.NewString(),
 	})
 	if err != nil {
-		fail(OutcomeBinding, err)
+		inv.Outcome, inv.Err = OutcomeBinding, err
 		return
 	}
-	w, err := h.acquireWorker(ctx)
+	h.call(base, start, fn, body, inv)
+}
+
+// call waits for a ready handler, sends it the invocation request and classifies
+// the answer, filling inv's outcome fields. base ends only when a stopping host
+// abandons its in-flight invocations.
+//
+// At functionTimeout (counted from start) the invocation fails, so its message is
+// abandoned, but the request to the handler is left open, as the real host does
+// (docs/functions-host.md §8.2): if the handler has not finished it within
+// timeoutGrace, the handler is killed and a new one started; an answer within
+// the grace is ignored.
+func (h *Host) call(base context.Context, start time.Time, fn *Function, body []byte, inv *Invocation) {
+	fail := func(o Outcome, err error) { inv.Outcome, inv.Err = o, err }
+	ft := h.app.host.FunctionTimeout
+	waitCtx, cancelWait := base, context.CancelFunc(func() {})
+	if ft > 0 {
+		waitCtx, cancelWait = context.WithDeadlineCause(base, start.Add(ft), errFunctionTimeout)
+	}
+	w, err := h.acquireWorker(waitCtx)
+	cancelWait()
 	if err != nil {
 		if errors.Is(err, errFunctionTimeout) {
 			h.countTimeout()
-			fail(OutcomeTimeout, hostErrorf("Timeout value of %s exceeded by function 'Functions.%s' while waiting for the handler", h.app.host.FunctionTimeout, fn.Name))
+			fail(OutcomeTimeout, hostErrorf("Timeout value of %s exceeded by function 'Functions.%s' while waiting for the handler", ft, fn.Name))
 			return
 		}
 		fail(OutcomeUnavailable, err)
 		return
 	}
 	inv.HandlerPID = w.pid
-	req, err := NewInvocationRequest(ctx, w.port, fn.Name, body, inv.InvocationID)
+	// The host's HTTP client times out at functionTimeout + 1 minute (§4.1); the
+	// grace kill below always comes first.
+	reqCtx, cancelReq := base, context.CancelFunc(func() {})
+	if ft > 0 {
+		reqCtx, cancelReq = context.WithDeadline(base, start.Add(ft+time.Minute))
+	}
+	req, err := NewInvocationRequest(reqCtx, w.port, fn.Name, body, inv.InvocationID)
 	if err != nil {
+		cancelReq()
 		fail(OutcomeConnection, err)
 		return
 	}
-	timedOut := func() {
-		h.countTimeout()
-		fail(OutcomeTimeout, hostErrorf("Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
-			h.app.host.FunctionTimeout, fn.Name, inv.InvocationID))
-		h.recycle(w, inv.InvocationID)
+	// The request runs on its own goroutine so that functionTimeout can fail the
+	// invocation while the request stays open; finished is closed once the
+	// handler's answer completes the invocation (never for an answer that hangs).
+	res := *inv
+	finished := make(chan struct{})
+	answered := make(chan struct{})
+	go func() {
+		defer cancelReq()
+		if h.roundTrip(base, w, req, fn, &res) {
+			close(finished)
+		}
+		close(answered)
+	}()
+	var expired <-chan time.Time
+	if ft > 0 {
+		t := time.NewTimer(time.Until(start.Add(ft)))
+		defer t.Stop()
+		expired = t.C
 	}
+	select {
+	case <-answered:
+		*inv = res
+		if inv.Outcome == OutcomeHang {
+			// It never completes by itself; a stopping host abandons it at once.
+			select {
+			case <-expired:
+				h.timedOut(w, fn, inv, finished)
+				inv.Outcome = OutcomeHang
+			case <-h.stopping:
+				fail(OutcomeUnavailable, fmt.Errorf("%w; invocation cancelled", errStopping))
+				inv.Outcome = OutcomeHang
+			case <-base.Done():
+				fail(OutcomeUnavailable, fmt.Errorf("%w; invocation cancelled", errStopping))
+				inv.Outcome = OutcomeHang
+			}
+		}
+	case <-expired:
+		h.timedOut(w, fn, inv, finished)
+	}
+}
+
+// timedOut fails an invocation that reached functionTimeout and, unless the
+// handler finishes it within timeoutGrace, kills the handler (§8.2).
+func (h *Host) timedOut(w *worker, fn *Function, inv *Invocation, finished <-chan struct{}) {
+	h.countTimeout()
+	inv.Outcome, inv.Err = OutcomeTimeout, hostErrorf("Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
+		h.app.host.FunctionTimeout, fn.Name, inv.InvocationID)
+	h.log.logf(LevelError, catHost, "%v", inv.Err)
+	go func() {
+		t := time.NewTimer(timeoutGrace)
+		defer t.Stop()
+		select {
+		case <-finished:
+			h.log.logf(LevelInformation, catHost, "Invocation %s finished within the %s grace period after its timeout; the handler is kept", inv.InvocationID, timeoutGrace)
+		case <-w.exited:
+		case <-t.C:
+			h.recycle(w, inv.InvocationID)
+		}
+	}()
+}
+
+// timeoutGrace is how long the host waits, after functionTimeout, for the
+// invocation to finish before it restarts the worker: the WebJobs SDK's
+// TimeoutAttribute.GracePeriod default (docs/functions-host.md §8.2).
+const timeoutGrace = 2 * time.Second
+
+// roundTrip runs the request and classifies the answer into inv. It reports
+// whether the answer completes the invocation (false for an answer that hangs the
+// host).
+func (h *Host) roundTrip(base context.Context, w *worker, req *http.Request, fn *Function, inv *Invocation) bool {
+	fail := func(o Outcome, err error) { inv.Outcome, inv.Err = o, err }
 	resp, err := h.httpClient.Do(req)
 	if err != nil {
-		switch {
-		case context.Cause(ctx) == errFunctionTimeout:
-			timedOut()
-		case ctx.Err() != nil:
+		if base.Err() != nil {
 			fail(OutcomeUnavailable, fmt.Errorf("%w; invocation cancelled", errStopping))
-		default:
+		} else {
 			h.awaitExitAfterConnectionError(w)
 			fail(OutcomeConnection, err)
 		}
-		return
+		return true
 	}
 	inv.StatusCode = resp.StatusCode
 	const maxResponse = 64 << 20
 	respBody, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	resp.Body.Close()
 	if err != nil {
-		if context.Cause(ctx) == errFunctionTimeout {
-			timedOut()
-			return
+		if base.Err() != nil {
+			fail(OutcomeUnavailable, fmt.Errorf("%w; invocation cancelled", errStopping))
+			return true
 		}
 		h.awaitExitAfterConnectionError(w)
 		fail(OutcomeConnection, fmt.Errorf("reading the response: %w", err))
-		return
+		return true
 	}
 	if len(respBody) > maxResponse {
 		fail(OutcomeInvalidBody, errors.New("response larger than 64 MiB"))
-		return
+		return true
 	}
 	r := classifyReply(resp.StatusCode, resp.Header, resp.ContentLength, respBody)
 	switch r.class {
@@ -667,18 +744,10 @@ func (h *Host) execute(ctx context.Context, fn *Function, src source, m *azservi
 		h.mu.Unlock()
 		h.log.logf(LevelError, catHost, "Function %s: the handler answered invocation %s with %d and an empty or null body; "+
 			"the real host never completes such an invocation and waits for functionTimeout (%s)", fn.Name, inv.InvocationID, resp.StatusCode, h.app.host.FunctionTimeout)
-		// It never completes by itself; a stopping host abandons it at once.
-		select {
-		case <-ctx.Done():
-		case <-h.stopping:
-		}
-		if context.Cause(ctx) == errFunctionTimeout {
-			timedOut()
-		} else {
-			fail(OutcomeUnavailable, fmt.Errorf("%w; invocation cancelled", errStopping))
-		}
 		inv.Outcome = OutcomeHang
+		return false
 	}
+	return true
 }
 
 // awaitExitAfterConnectionError gives a handler that dropped a connection a
@@ -707,7 +776,10 @@ func (h *Host) countTimeout() {
 // renewLock keeps the message locked while its invocation runs, for at most
 // maxAutoLockRenewalDuration from receipt. Like the Service Bus processor it
 // renews shortly before the lock runs out: at LockedUntil minus the smaller of
-// half the remaining time and 10 s. It returns the number of renewals.
+// half the remaining time and 10 s; and it stops renewing that message at the
+// first failure Service Bus reports as not transient — the lock already lost,
+// the queue gone, access refused — (docs/functions-host.md §6.3), retrying only
+// transient ones. It returns the number of renewals.
 func (h *Host) renewLock(ctx context.Context, fn *Function, rcv receiver, m *azservicebus.ReceivedMessage, received time.Time) int {
 	limit := h.app.host.MaxAutoLockRenewalDuration
 	renewals := 0
@@ -735,8 +807,8 @@ func (h *Host) renewLock(ctx context.Context, fn *Function, rcv receiver, m *azs
 				return renewals
 			}
 			h.log.logf(LevelWarning, catHost, "Function %s: renewing the lock of message %s failed: %v", fn.Name, m.MessageID, err)
-			var sbErr *azservicebus.Error
-			if errors.As(err, &sbErr) && sbErr.Code == azservicebus.CodeLockLost {
+			if !transientRenewError(err) {
+				h.log.logf(LevelWarning, catHost, "Function %s: the error is not transient; the lock of message %s is no longer renewed", fn.Name, m.MessageID)
 				return renewals
 			}
 			select {
@@ -748,6 +820,18 @@ func (h *Host) renewLock(ctx context.Context, fn *Function, rcv receiver, m *azs
 		}
 		renewals++
 	}
+}
+
+// transientRenewError mirrors the processor's rule: a Service Bus error stops the
+// renewals unless it is transient (.NET's ServiceBusException.IsTransient: a
+// timeout or a communication problem, azservicebus's CodeTimeout and
+// CodeConnectionLost); an error that is not a Service Bus error is retried.
+func transientRenewError(err error) bool {
+	sbErr, ok := errors.AsType[*azservicebus.Error](err)
+	if !ok {
+		return true
+	}
+	return sbErr.Code == azservicebus.CodeTimeout || sbErr.Code == azservicebus.CodeConnectionLost
 }
 
 // openServiceBus connects a trigger's queue with azservicebus, in peek-lock mode,

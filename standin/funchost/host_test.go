@@ -135,11 +135,14 @@ func TestHostHangIsCountedThenTimesOutAndRestarts(t *testing.T) {
 	if inv.Outcome != OutcomeSuccess {
 		t.Errorf("redelivery = %+v", inv)
 	}
+	// The hung invocation never finishes, so the grace period ends with the handler killed.
+	waitFor(t, 10*time.Second, "the first restart", func() bool { return hs.h.Stats().Restarts == 1 })
 	b.send("once:null") // fresh message: the literal null hangs too
 	if inv := hs.nextWhere(5*time.Second, "delivery 1", delivery(1)); inv.Outcome != OutcomeHang {
 		t.Errorf("null answer = %+v", inv)
 	}
 	hs.nextWhere(10*time.Second, "delivery 2", delivery(2))
+	waitFor(t, 10*time.Second, "the second restart", func() bool { return hs.h.Stats().Restarts == 2 })
 	s := hs.h.Stats()
 	if s.Hangs != 2 || s.Timeouts != 2 || s.Restarts != 2 || s.WorkerErrors != 0 || s.HandlerStarts != 3 {
 		t.Errorf("stats = %+v", s)
@@ -149,7 +152,10 @@ func TestHostHangIsCountedThenTimesOutAndRestarts(t *testing.T) {
 	}
 }
 
-func TestHostTimeoutKillsHandlerAndFailsInFlight(t *testing.T) {
+// At functionTimeout the invocation fails at once (its message is abandoned and redelivered) but the request
+// is left open and the handler keeps running; it is killed only after the grace period, failing whatever else
+// was in flight on it, and a new one is started.
+func TestHostTimeoutFailsTheInvocationThenKillsTheHandlerAfterTheGrace(t *testing.T) {
 	b := newFakeBroker(10, time.Minute)
 	hs := newHarness(t, makeApp(t, appSpec{functionTimeout: "00:00:01"}), nil)
 	hs.useBroker(b)
@@ -171,23 +177,59 @@ func TestHostTimeoutKillsHandlerAndFailsInFlight(t *testing.T) {
 	})
 	bystander := b.send("once:sleep 30s") // in flight on the same process when it is killed
 	got := map[string]Invocation{}
-	for len(got) < 2 {
-		inv := hs.next(10 * time.Second)
+	again := map[string]Invocation{}
+	for len(got) < 2 || len(again) < 2 {
+		inv := hs.next(15 * time.Second)
 		if inv.DeliveryCount == 1 {
 			got[inv.MessageID] = inv
+		} else {
+			again[inv.MessageID] = inv
 		}
 	}
-	if got[stuck].Outcome != OutcomeTimeout || got[stuck].Settlement != SettlementAbandoned {
-		t.Errorf("timed-out invocation = %+v", got[stuck])
+	if inv := got[stuck]; inv.Outcome != OutcomeTimeout || inv.Settlement != SettlementAbandoned || inv.Duration > 1900*time.Millisecond {
+		t.Errorf("timed-out invocation = %+v, want it failed at the timeout, not after the grace", inv)
 	}
 	if o := got[bystander].Outcome; o != OutcomeConnection && o != OutcomeTimeout {
 		t.Errorf("in-flight invocation on the killed handler = %+v", got[bystander])
 	}
+	if inv := again[stuck]; inv.Outcome != OutcomeSuccess || inv.HandlerPID != pid {
+		t.Errorf("redelivery of the timed-out message = %+v, want it answered by the same handler (pid %d): no kill before the grace", inv, pid)
+	}
 	waitFor(t, 10*time.Second, "both messages completed", func() bool { _, _, c, _ := b.counts(); return c == 2 })
+	waitFor(t, 10*time.Second, "the handler restarted", func() bool { return hs.h.Stats().Restarts >= 1 })
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("the timed-out handler (pid %d) is still alive: %v", pid, err)
 	}
-	if s := hs.h.Stats(); s.Timeouts < 1 || s.Restarts < 1 || s.WorkerErrors != 0 || s.Hangs != 0 {
+	if s := hs.h.Stats(); s.Timeouts < 1 || s.WorkerErrors != 0 || s.Hangs != 0 {
+		t.Errorf("stats = %+v", s)
+	}
+}
+
+// An invocation that finishes within the grace period after its timeout is still failed (abandoned), but
+// the handler is not killed.
+func TestHostAnswerWithinTheGraceKeepsTheHandler(t *testing.T) {
+	b := newFakeBroker(10, time.Minute)
+	hs := newHarness(t, makeApp(t, appSpec{functionTimeout: "00:00:01"}), nil)
+	hs.useBroker(b)
+	hs.start()
+	if err := hs.h.WaitReady(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	pid := hs.h.HandlerPID()
+	b.send("once:sleep 1500ms")
+	if inv := hs.nextWhere(10*time.Second, "delivery 1", delivery(1)); inv.Outcome != OutcomeTimeout || inv.Settlement != SettlementAbandoned {
+		t.Errorf("late invocation = %+v", inv)
+	}
+	if inv := hs.nextWhere(10*time.Second, "delivery 2", delivery(2)); inv.Outcome != OutcomeSuccess || inv.HandlerPID != pid {
+		t.Errorf("redelivery = %+v", inv)
+	}
+	waitFor(t, 10*time.Second, "the late answer to be seen", func() bool {
+		return strings.Contains(hs.log.buf.String(), "finished within the 2s grace period after its timeout; the handler is kept")
+	})
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Errorf("handler %d was killed: %v", pid, err)
+	}
+	if s := hs.h.Stats(); s.Timeouts != 1 || s.Restarts != 0 || s.HandlerStarts != 1 {
 		t.Errorf("stats = %+v", s)
 	}
 }
@@ -362,7 +404,41 @@ func TestHostRenewsLocksWithinTheLimit(t *testing.T) {
 	}
 }
 
-func TestHostGracefulStopDrainsThenTerminates(t *testing.T) {
+// A stop lets in-flight invocations finish, then kills the handler: the real host never sends SIGTERM.
+// The host stops renewing a message's lock at the first error Service Bus reports as not transient, and
+// retries transient ones (docs/functions-host.md §6.3).
+func TestHostLockRenewalStopsOnANonTransientError(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		err       error
+		wantCalls func(int) bool
+	}{
+		{"lock lost", &azservicebus.Error{Code: azservicebus.CodeLockLost}, func(n int) bool { return n == 1 }},
+		{"unauthorized", &azservicebus.Error{Code: azservicebus.CodeUnauthorizedAccess}, func(n int) bool { return n == 1 }},
+		{"not found", &azservicebus.Error{Code: azservicebus.CodeNotFound}, func(n int) bool { return n == 1 }},
+		{"connection lost", &azservicebus.Error{Code: azservicebus.CodeConnectionLost}, func(n int) bool { return n >= 2 }},
+		{"timeout", &azservicebus.Error{Code: azservicebus.CodeTimeout}, func(n int) bool { return n >= 2 }},
+		{"not a Service Bus error", errors.New("read tcp: connection reset by peer"), func(n int) bool { return n >= 2 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newFakeBroker(10, 200*time.Millisecond)
+			b.renewErrs = []error{c.err}
+			hs := newHarness(t, makeApp(t, appSpec{}), nil)
+			hs.useBroker(b)
+			hs.start()
+			b.send("sleep 1500ms") // long enough for a retry one second after the failure
+			inv := hs.next(10 * time.Second)
+			b.mu.Lock()
+			calls := b.renewCalls
+			b.mu.Unlock()
+			if !c.wantCalls(calls) || inv.Outcome != OutcomeSuccess {
+				t.Errorf("%d renewal calls, invocation %+v", calls, inv)
+			}
+		})
+	}
+}
+
+func TestHostStopDrainsThenKills(t *testing.T) {
 	b := newFakeBroker(10, time.Minute)
 	hs := newHarness(t, makeApp(t, appSpec{}), nil)
 	hs.useBroker(b)
@@ -380,19 +456,21 @@ func TestHostGracefulStopDrainsThenTerminates(t *testing.T) {
 	if time.Since(start) > 3*time.Second {
 		t.Errorf("stop took %s", time.Since(start))
 	}
-	if len(hs.stdout.events("sigterm")) != 1 {
-		t.Error("the handler did not get SIGTERM")
+	if n := len(hs.stdout.events("sigterm")); n != 0 {
+		t.Errorf("the handler got SIGTERM %d times; the real host only kills it", n)
+	}
+	if !strings.Contains(hs.log.buf.String(), "killing it, as the host disposes its worker") {
+		t.Error("the kill was not logged")
 	}
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("handler %d left behind: %v", pid, err)
 	}
 }
 
-func TestHostStopKillsAStubbornHandlerAndAbandonsUndrained(t *testing.T) {
+func TestHostStopAbandonsUndrainedThenKills(t *testing.T) {
 	b := newFakeBroker(10, time.Minute)
-	hs := newHarness(t, makeApp(t, appSpec{settings: map[string]string{"FAKE_IGNORE_SIGTERM": "1"}}), func(o *Options) {
+	hs := newHarness(t, makeApp(t, appSpec{}), func(o *Options) {
 		o.DrainTimeout = 200 * time.Millisecond
-		o.KillGrace = 200 * time.Millisecond
 	})
 	hs.useBroker(b)
 	hs.start()

@@ -162,6 +162,8 @@ func TestBusTimeoutKillsAndRestartsTheHandler(t *testing.T) {
 	if inv.Outcome != OutcomeSuccess || inv.Settlement != SettlementCompleted {
 		t.Errorf("redelivery = %+v", inv)
 	}
+	// The timed-out request is still open: the handler is killed once the grace period has passed.
+	waitFor(t, 10*time.Second, "the handler restarted", func() bool { return b.h.Stats().Restarts == 1 })
 	if s := b.h.Stats(); s.Timeouts != 1 || s.Restarts != 1 || s.WorkerErrors != 0 {
 		t.Errorf("stats = %+v", s)
 	}

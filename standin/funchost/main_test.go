@@ -161,7 +161,7 @@ func newHarness(t *testing.T, root string, edit func(*Options)) *harness {
 	hs := &harness{t: t, log: &testLog{t: t}, stdout: &syncBuffer{}, stderr: &syncBuffer{}, invCh: make(chan Invocation, 256)}
 	opts := Options{
 		AppRoot: root, Stdout: hs.log, Stderr: hs.log, HandlerStdout: hs.stdout, HandlerStderr: hs.stderr,
-		ReadyTimeout: 5 * time.Second, DrainTimeout: 5 * time.Second, KillGrace: 2 * time.Second, PingInterval: 50 * time.Millisecond,
+		ReadyTimeout: 5 * time.Second, DrainTimeout: 5 * time.Second, PingInterval: 50 * time.Millisecond,
 		OnInvocation: func(inv Invocation) {
 			hs.mu.Lock()
 			hs.invs = append(hs.invs, inv)

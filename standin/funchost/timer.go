@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -191,13 +190,8 @@ func (h *Host) invokeTimer(base context.Context, fn *Function, status *TimerStat
 	if pastDue {
 		h.log.logf(LevelInformation, catHost, "Trigger Details: UnscheduledInvocationReason: IsPastDue, OriginalSchedule: %s", status.Next.Format(time.RFC3339))
 	}
-	ctx, cancel := base, context.CancelFunc(func() {})
-	if ft := h.app.host.FunctionTimeout; ft > 0 {
-		ctx, cancel = context.WithTimeoutCause(base, ft, errFunctionTimeout)
-	}
 	body := BuildTimerInvocationBody(fn.Name, fn.Timer.Name, status, pastDue, time.Now(), uuid.NewString())
-	h.send(ctx, fn, body, &inv)
-	cancel()
+	h.call(base, start, fn, body, &inv)
 	inv.Duration = time.Since(start)
 	if inv.Outcome == OutcomeSuccess {
 		h.log.logf(LevelInformation, catHost, "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", fn.Name, inv.InvocationID, inv.Duration.Milliseconds())
@@ -248,80 +242,4 @@ func netTimerTime(t time.Time) []byte {
 		return netQuote("0001-01-01T00:00:00")
 	}
 	return netQuote(t.UTC().Truncate(100*time.Nanosecond).Format("2006-01-02T15:04:05.9999999") + "+00:00")
-}
-
-// send posts body to the handler for fn and classifies the answer into inv, handling
-// a function timeout as execute does (the handler is killed and restarted).
-func (h *Host) send(ctx context.Context, fn *Function, body []byte, inv *Invocation) {
-	fail := func(o Outcome, err error) { inv.Outcome, inv.Err = o, err }
-	w, err := h.acquireWorker(ctx)
-	if err != nil {
-		if errors.Is(err, errFunctionTimeout) {
-			h.countTimeout()
-			fail(OutcomeTimeout, hostErrorf("Timeout value of %s exceeded by function 'Functions.%s' while waiting for the handler", h.app.host.FunctionTimeout, fn.Name))
-			return
-		}
-		fail(OutcomeUnavailable, err)
-		return
-	}
-	inv.HandlerPID = w.pid
-	req, err := NewInvocationRequest(ctx, w.port, fn.Name, body, inv.InvocationID)
-	if err != nil {
-		fail(OutcomeConnection, err)
-		return
-	}
-	timedOut := func() {
-		h.countTimeout()
-		fail(OutcomeTimeout, hostErrorf("Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
-			h.app.host.FunctionTimeout, fn.Name, inv.InvocationID))
-		h.recycle(w, inv.InvocationID)
-	}
-	resp, err := h.httpClient.Do(req)
-	if err != nil {
-		switch {
-		case context.Cause(ctx) == errFunctionTimeout:
-			timedOut()
-		case ctx.Err() != nil:
-			fail(OutcomeUnavailable, fmt.Errorf("%w; invocation cancelled", errStopping))
-		default:
-			h.awaitExitAfterConnectionError(w)
-			fail(OutcomeConnection, err)
-		}
-		return
-	}
-	inv.StatusCode = resp.StatusCode
-	respBody, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	resp.Body.Close()
-	if err != nil {
-		if context.Cause(ctx) == errFunctionTimeout {
-			timedOut()
-			return
-		}
-		fail(OutcomeConnection, fmt.Errorf("reading the response: %w", err))
-		return
-	}
-	r := classifyReply(resp.StatusCode, resp.Header, resp.ContentLength, respBody)
-	switch r.class {
-	case replySuccess:
-		inv.Outcome, inv.Logs = OutcomeSuccess, r.logs
-		for _, l := range r.logs {
-			h.log.logf(LevelInformation, "Function."+fn.Name+".User", "%s", l)
-		}
-	case replyFailure:
-		fail(r.outcome, hostError(r.reason))
-	case replyHang:
-		h.mu.Lock()
-		h.stats.Hangs++
-		h.mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-h.stopping:
-		}
-		if context.Cause(ctx) == errFunctionTimeout {
-			timedOut()
-		} else {
-			fail(OutcomeUnavailable, fmt.Errorf("%w; invocation cancelled", errStopping))
-		}
-		inv.Outcome = OutcomeHang
-	}
 }

@@ -354,25 +354,16 @@ func (h *Host) clearPID(w *worker) {
 	h.mu.Unlock()
 }
 
-// stopWorker ends the handler on shutdown: SIGTERM to its process group, SIGKILL
-// after KillGrace. It returns once the process is reaped.
+// stopWorker ends the handler on shutdown as the real host disposes its worker:
+// Process.Kill — SIGKILL, no SIGTERM first (docs/functions-host.md §8.3), so a
+// handler can never count on a graceful signal to keep its messages safe. It
+// returns once the process is reaped.
 func (h *Host) stopWorker(w *worker) {
 	if w.hasExited() {
 		return
 	}
-	w.killed.Store(true)
-	h.log.logf(LevelInformation, catWorker, "Stopping handler (pid %d)", w.pid)
-	_ = signalGroup(w.cmd.Process, syscall.SIGTERM)
-	t := time.NewTimer(h.opts.KillGrace)
-	defer t.Stop()
-	select {
-	case <-w.exited:
-		h.clearPID(w)
-		return
-	case <-t.C:
-	}
-	h.log.logf(LevelWarning, catWorker, "Handler (pid %d) did not exit within %s of SIGTERM; killing it", w.pid, h.opts.KillGrace)
-	_ = signalGroup(w.cmd.Process, syscall.SIGKILL)
+	h.log.logf(LevelInformation, catWorker, "Stopping handler (pid %d): killing it, as the host disposes its worker", w.pid)
+	w.kill()
 	<-w.exited
 	h.clearPID(w)
 }

@@ -165,8 +165,8 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*Report, error) {
 		HandlerStdout: io.MultiWriter(logs.handler, tracker), HandlerStderr: logs.handler,
 		// Stopping (at the end, or on Ctrl-C) takes seconds, not the host's 30 s: in-flight
 		// invocations get 2 s, then are abandoned (their messages are in the emulator, which stops
-		// next), and the handler 2 s after SIGTERM.
-		DrainTimeout: 2 * time.Second, KillGrace: 2 * time.Second,
+		// next), and the handler is killed.
+		DrainTimeout:   2 * time.Second,
 		TimerStatusDir: timers,
 	})
 	if err != nil {
