@@ -138,8 +138,10 @@ func (w *Wait) Error() string {
 }
 
 // Reserve asks for a call of class at now, to be made by deadline (zero: no deadline). It returns how long
-// to wait before making it; the turn is taken. When the turn would come after the deadline, nothing is
-// taken and the error is a *Wait.
+// to wait before making it; the turn is taken. When the call would have to wait until after the deadline,
+// nothing is taken and the error is a *Wait. A call whose turn is now goes ahead whatever its deadline:
+// there is nothing to wait for, and refusing it would defer its request to now, again and again (an
+// invocation deadline whose Graph share is no longer than the caller's margin refused every call).
 func (c *Controller) Reserve(class Class, now, deadline time.Time) (time.Duration, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -161,7 +163,7 @@ func (c *Controller) Reserve(class Class, now, deadline time.Time) (time.Duratio
 		}
 		tat = tat.Add(interval)
 	}
-	if !deadline.IsZero() && at.After(deadline) {
+	if !deadline.IsZero() && at.After(now) && at.After(deadline) {
 		c.events.Refused++
 		return 0, &Wait{Class: class, Until: at, Paused: paused}
 	}
@@ -256,8 +258,9 @@ func (c *Controller) Stats() Stats {
 	return s
 }
 
-// Wait waits for the turn of a call of class, or returns a *Wait at once when the turn would come after
-// ctx's deadline (less margin, the time the call itself needs). It returns ctx's error if ctx ends first.
+// Wait waits for the turn of a call of class, or returns a *Wait at once when the call would have to wait
+// until after ctx's deadline less margin (the time the call itself needs); a call whose turn is now never
+// waits and is never refused. It returns ctx's error if ctx ends first.
 func (c *Controller) Wait(ctx context.Context, class Class, margin time.Duration) error {
 	now := c.now()
 	var deadline time.Time

@@ -194,3 +194,27 @@ func TestConcurrentReservations(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A call whose turn is now is made however close its deadline: only a wait can be refused. (With
+// PURGE_INVOCATION_TIMEOUT=5s the Graph calls get 2 s, no more than the margin, and every call used to be
+// refused and its request deferred to now, for ever.)
+func TestACallDueNowGoesAheadWhateverItsDeadline(t *testing.T) {
+	c := New(&Options{WritesPerSecond: 1, Burst: time.Second})
+	reserve(t, c, Write, t0) // the burst allows two writes at once; this is the first
+	if wait, err := c.Reserve(Write, t0, t0.Add(-time.Second)); err != nil || wait != 0 {
+		t.Fatalf("a call due now with its deadline (less margin) passed: wait %s, %v", wait, err)
+	}
+	if wait, err := c.Reserve(Read, t0, t0); err != nil || wait != 0 {
+		t.Fatalf("a read due now at its deadline: wait %s, %v", wait, err)
+	}
+	// The next write must wait for its turn, past that deadline: refused, nothing taken.
+	var w *Wait
+	if _, err := c.Reserve(Write, t0, t0.Add(-time.Second)); !errors.As(err, &w) {
+		t.Fatalf("a call that would have to wait past its deadline: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := New(&Options{WritesPerSecond: 20}).Wait(ctx, Write, 2*time.Second); err != nil {
+		t.Errorf("an idle controller refused a call with 1 s left and a 2 s margin: %v", err)
+	}
+}
