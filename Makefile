@@ -34,6 +34,10 @@ test: build deps ## everything CI runs: vet, Go tests (race), emulator tests, in
 	cd standin/sbemu/emulator && npm test
 	$(MAKE) --no-print-directory infra-check
 
+.PHONY: chaos
+chaos: build deps ## 2,000 requests through Graph, identity and Service Bus faults and handler kills, then a ledger of where each ended (a few minutes; not in make test; CHAOS_FLAGS="-seed 7")
+	$(GO) run ./chaos/cmd/chaos $(CHAOS_FLAGS)
+
 .PHONY: bench
 bench: build deps ## benchmarks (timing goals live here, not in tests)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

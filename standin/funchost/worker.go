@@ -224,8 +224,10 @@ func (h *Host) pingLoop(w *worker) {
 	}
 }
 
-// errWorkerErrors is returned by Run when the handler failed too often.
-var errWorkerErrors error = hostError("Exceeded http worker restart retry count. Shutting down Functions Host")
+// ErrWorkerErrors is wrapped by Run's error when the handler failed too often
+// (the third worker error within 30 minutes) and the host shut down, as the
+// real host does; in Azure the platform then starts a new host instance.
+var ErrWorkerErrors error = hostError("Exceeded http worker restart retry count. Shutting down Functions Host")
 
 // Thresholds of HttpFunctionInvocationDispatcher: the third worker error within
 // 30 minutes stops the host instead of restarting the worker.
@@ -273,7 +275,7 @@ func (h *Host) supervise(ctx context.Context) error {
 		if err != nil {
 			if h.workerError(fmt.Sprintf("starting %s failed: %v", h.app.host.ExecutablePath, err)) {
 				h.setState(stateStopped, nil)
-				return errWorkerErrors
+				return ErrWorkerErrors
 			}
 			continue
 		}
@@ -302,7 +304,7 @@ func (h *Host) supervise(ctx context.Context) error {
 			h.clearPID(w)
 			if h.workerError(fmt.Sprintf("%v The handler did not answer GET / on 127.0.0.1:%d within %s.", errReadyTimeout, w.port, h.readyTimeout)) {
 				h.setState(stateStopped, nil)
-				return errWorkerErrors
+				return ErrWorkerErrors
 			}
 			continue
 		case errors.Is(err, errExited):
@@ -340,7 +342,7 @@ func (h *Host) supervise(ctx context.Context) error {
 			}
 			if h.workerError(msg) {
 				h.setState(stateStopped, nil)
-				return errWorkerErrors
+				return ErrWorkerErrors
 			}
 		}
 	}

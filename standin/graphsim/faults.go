@@ -88,6 +88,15 @@ func (s *Server) Always(id string, step Step) {
 	s.faults.always[id] = step
 }
 
+// ClearAlways removes the permanent step of id (or AnyObject), keeping its scripted ones: the end of an
+// outage does not cancel a hang scripted meanwhile.
+func (s *Server) ClearAlways(id string) {
+	id = strings.ToLower(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.faults.always, id)
+}
+
 // ClearFaults removes the scripted and permanent steps of id.
 func (s *Server) ClearFaults(id string) {
 	id = strings.ToLower(id)

@@ -597,6 +597,8 @@ func TestAnyObjectFaults(t *testing.T) {
 
 	// Scripted steps for any object are used up one per request, whichever object it names.
 	e.sim.Script(AnyObject, Step{Method: "DELETE", Status: 503}, Step{Method: "DELETE", Delay: 50 * time.Millisecond})
+	e.sim.Always(AnyObject, Step{Method: "GET", Status: 500})
+	e.sim.ClearAlways(AnyObject) // ends the outage, keeps the scripted steps
 	e.expect(e.do("DELETE", path(1), tok), 503, "serviceNotAvailable")
 	e.expect(e.do("DELETE", path(3), tok), 204, "")
 	e.expect(e.do("DELETE", path(1), tok), 204, "")
