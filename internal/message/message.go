@@ -191,16 +191,19 @@ func Settle(d *Delivery, dec purge.Decision, q Queues, now time.Time) Settlement
 // idNamespace makes derived MessageIDs name-based UUIDs (v5) unique to entra-purge.
 var idNamespace = uuid.MustParse("6f1b2a4e-3c7d-5e8f-9a0b-1c2d3e4f5a6b")
 
-// RetryMessageID derives a retry copy's MessageID from the original message id, the attempt the copy will
-// be and, for a deferral, the time it is scheduled for. The same retry made twice (a crash after sending,
-// then redelivery) gets the same id, so the queue's duplicate detection drops the second copy; a different
-// retry never collides.
-func RetryMessageID(originalID string, attempt int, deferredUntil time.Time) string {
-	name := originalID + "|attempt=" + strconv.Itoa(attempt)
-	if !deferredUntil.IsZero() {
-		name += "|until=" + deferredUntil.UTC().Truncate(time.Second).Format(time.RFC3339)
+// RetryMessageID derives a retry copy's MessageID from the delivered message's id, as FailureMessageID
+// does. The same delivery handled twice (a crash after sending the copy, then redelivery) makes the same id,
+// whatever the second decision, so the trigger queue's duplicate detection drops the second copy and the
+// request stays one chain of messages. Each copy is a new delivery, so the ids of one request's copies form
+// a chain that never repeats: no copy can be taken for the message it came from, or an earlier one. (Ids
+// derived from the attempt and a deferral's time, to the second, did repeat: a deferral deferred again
+// within the same second got its own delivery's id, duplicate detection dropped it, the delivery was
+// completed, and the request was lost — found by `make chaos`.)
+func RetryMessageID(deliveredID string) string {
+	if deliveredID == "" {
+		return uuid.NewString()
 	}
-	return uuid.NewSHA1(idNamespace, []byte(name)).String()
+	return uuid.NewSHA1(idNamespace, []byte(deliveredID+"|retry")).String()
 }
 
 // FailureMessageID derives a failure copy's MessageID from the delivered message's id: a redelivery of the
@@ -222,10 +225,6 @@ func ReplayMessageID(failureMessageID string) string {
 // RetryCopy builds the scheduled copy that goes back to the trigger queue: the original body, content type
 // and correlation id, with the bookkeeping carried forward.
 func RetryCopy(d *Delivery, dec purge.Decision) Outgoing {
-	var deferredUntil time.Time
-	if dec.Deferred {
-		deferredUntil = dec.RetryAt
-	}
 	original := d.OriginalMessageID()
 	props := map[string]any{
 		PropAttempt:           int64(dec.NextAttempt),
@@ -236,7 +235,7 @@ func RetryCopy(d *Delivery, dec purge.Decision) Outgoing {
 		props[PropLastError] = dec.LastError
 	}
 	return Outgoing{
-		Body: d.Body, MessageID: RetryMessageID(original, dec.NextAttempt, deferredUntil),
+		Body: d.Body, MessageID: RetryMessageID(d.MessageID),
 		ContentType: d.ContentType, CorrelationID: d.CorrelationID, ScheduledAt: dec.RetryAt, Properties: props,
 	}
 }

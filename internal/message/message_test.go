@@ -33,35 +33,61 @@ func TestRetryCopy(t *testing.T) {
 	if p[PropAttempt] != int64(3) || p[PropFirstRequested] != "2026-11-28T11:00:00.123Z" || p[PropOriginalMessageID] != "m-1" || p[PropLastError] != "503" {
 		t.Errorf("properties %v", p)
 	}
-	if m.MessageID != RetryMessageID("m-1", 3, time.Time{}) {
+	if m.MessageID != RetryMessageID("m-2") {
 		t.Errorf("message id %s", m.MessageID)
 	}
 }
 
-func TestRetryMessageIDDeterministic(t *testing.T) {
-	a := RetryMessageID("m-1", 2, time.Time{})
-	if a != RetryMessageID("m-1", 2, time.Time{}) {
-		t.Error("same retry, different ids")
+// A retry copy's id follows the delivery it came from: the same delivery handled twice makes the same copy
+// (duplicate detection drops the second), different deliveries different ones, and a chain of copies never
+// repeats an id.
+func TestRetryMessageIDFollowsTheDelivery(t *testing.T) {
+	// The same delivery handled twice (a crash, then redelivery).
+	var handled []string
+	for range 2 {
+		handled = append(handled, RetryMessageID("m-1"))
 	}
-	distinct := map[string]bool{a: true}
-	for _, other := range []string{
-		RetryMessageID("m-1", 3, time.Time{}), RetryMessageID("m-2", 2, time.Time{}),
-		RetryMessageID("m-1", 2, now), RetryMessageID("m-1", 2, now.Add(time.Hour)),
-	} {
-		if distinct[other] {
-			t.Errorf("collision: %s", other)
+	if handled[0] != handled[1] {
+		t.Error("the same delivery, two ids")
+	}
+	seen := map[string]bool{"m-1": true, FailureMessageID("m-1"): true}
+	for id, i := "m-1", 0; i < 1000; i++ {
+		id = RetryMessageID(id)
+		if seen[id] {
+			t.Fatalf("hop %d repeats the id %s", i+1, id)
 		}
-		distinct[other] = true
+		seen[id] = true
 	}
-	if RetryMessageID("m-1", 2, now) != RetryMessageID("m-1", 2, now.Add(300*time.Millisecond)) {
-		t.Error("a deferral's id must not depend on sub-second noise")
+	var anonymous []string
+	for range 2 {
+		anonymous = append(anonymous, RetryMessageID(""))
+	}
+	if anonymous[0] == anonymous[1] {
+		t.Error("deliveries without an id share a copy id")
 	}
 }
 
-func TestDeferralKeepsAttemptAndUsesTime(t *testing.T) {
+// A deferral deferred again a few milliseconds later (a paced call's turn) is a new copy, not its own
+// delivery again: with ids derived from the attempt and the deferral's second, the second copy got the
+// delivered message's id, the trigger queue dropped it as a duplicate, and the request was lost.
+func TestADeferralDeferredAgainIsANewCopy(t *testing.T) {
+	dec := purge.Decision{Outcome: purge.RetryScheduled, Attempt: 1, FirstRequested: first, NextAttempt: 1, Deferred: true, RetryAt: now.Add(858 * time.Millisecond)}
+	copy1 := RetryCopy(&Delivery{Body: []byte("x"), MessageID: "m-1"}, dec)
+	delivered := &Delivery{Body: copy1.Body, MessageID: copy1.MessageID, Properties: copy1.Properties}
+	dec.RetryAt = now.Add(874 * time.Millisecond)
+	second := RetryCopy(delivered, dec)
+	if second.MessageID == delivered.MessageID || second.MessageID == "m-1" {
+		t.Fatalf("the second deferral has id %s, the id of a message already sent", second.MessageID)
+	}
+	if second.Properties[PropOriginalMessageID] != "m-1" || second.Properties[PropAttempt] != int64(1) {
+		t.Errorf("bookkeeping %v", second.Properties)
+	}
+}
+
+func TestDeferralKeepsAttempt(t *testing.T) {
 	d := purge.Decision{Outcome: purge.RetryScheduled, Attempt: 2, FirstRequested: first, NextAttempt: 2, Deferred: true, RetryAt: now.Add(24 * time.Hour)}
 	m := RetryCopy(original(), d)
-	if m.Properties[PropAttempt] != int64(2) || m.MessageID != RetryMessageID("m-1", 2, now.Add(24*time.Hour)) {
+	if m.Properties[PropAttempt] != int64(2) || m.MessageID != RetryMessageID("m-2") {
 		t.Errorf("deferral copy %v %s", m.Properties, m.MessageID)
 	}
 	if _, ok := m.Properties[PropLastError]; ok {
@@ -214,7 +240,7 @@ func TestSweepRequest(t *testing.T) {
 		t.Error("the id must be the same all UTC day and change with the UTC day")
 	}
 	other := directory.MustParseObjectID("9f3c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
-	if SweepMessageID(other, day) == m.MessageID || SweepMessageID(id, day) == RetryMessageID(m.MessageID, 1, time.Time{}) {
+	if SweepMessageID(other, day) == m.MessageID || SweepMessageID(id, day) == RetryMessageID(m.MessageID) {
 		t.Error("ids collide")
 	}
 }
