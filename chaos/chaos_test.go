@@ -50,7 +50,7 @@ func TestShortChaosRun(t *testing.T) {
 		t.Skip("the short chaos run takes about a minute")
 	}
 	var progress strings.Builder
-	rep, err := Run(context.Background(), Options{Requests: 250, Duration: 30 * time.Second, Seed: 11, Mix: ShortMix,
+	rep, err := Run(context.Background(), Options{Requests: 250, Duration: 36 * time.Second, Seed: 11, Mix: ShortMix,
 		Handler: handlerBin, LogDir: t.TempDir(), Progress: &progress, Timeout: 3 * time.Minute})
 	if err != nil {
 		t.Fatalf("the run could not be carried out: %v\n%s", err, progress.String())

@@ -127,8 +127,8 @@ const (
 	GraphHang FaultKind = "graph-hang"
 	// GraphSilent makes the next Graph call never answer: only the handler's deadline ends it.
 	GraphSilent FaultKind = "graph-never-answers"
-	// IdentityDown makes the managed-identity endpoint fail every token request, right after a kill (a new
-	// handler process needs a token).
+	// IdentityDown makes the managed-identity endpoint fail every token request from a kill on (a new handler
+	// process needs a token) until outageLength after it refused the first one.
 	IdentityDown FaultKind = "identity-down"
 	// FailureQueueUnreachable: nothing sent to the failure queue is stored or answered (sends time out).
 	FailureQueueUnreachable FaultKind = "failure-queue-unreachable"
@@ -163,11 +163,17 @@ const (
 	hangMax           = 45 * time.Second
 	silentDelay       = 24 * time.Hour // ends only when the client goes away
 	killSpacing       = 3 * time.Second
-	afterCopyPatience = 3 * time.Second // how long a kill after a copy waits for one
+	afterCopyPatience = 4 * time.Second // how long a kill after a copy waits for one
 	// stormQuiet keeps kills away from a 429 storm and the seconds after it: a process killed while it holds a
 	// Retry-After only in memory cannot pass it on, and its message is redelivered at once. An invocation that
 	// got a 429 has secured its message (a copy scheduled no sooner than the Retry-After) by its 5 s deadline.
 	stormQuiet = 6 * time.Second
+	// slotsHeld is how long after an unreachable failure queue is back its sends still hold their invocations:
+	// until their 5 s deadline.
+	slotsHeld = 5 * time.Second
+	// identityPatience bounds how long the identity outage waits for the first token request it refuses: it
+	// lasts outageLength from then, so that it always meets a handler that needs a token.
+	identityPatience = 15 * time.Second
 )
 
 // lane is a set of faults that must not overlap one another: Graph's faults, the failure queue's, the kills.
@@ -220,27 +226,27 @@ var ShortMix = Mix{Bursts: 1, Hangs: 1, Silent: 1, Kills: 3}
 // after retry copies, the rest (at least one, carrying the identity outage) at a plain moment.
 func planFaults(d time.Duration, mix Mix, rng *rand.Rand) ([]Fault, error) {
 	const lead = 2 * time.Second
-	var faults []Fault
-	faults = append(faults, Fault{Kind: GraphThrottle, For: stormLength})
-	for range mix.Bursts {
-		st := []int{500, 502, 503, 504}
-		rng.Shuffle(len(st), func(i, j int) { st[i], st[j] = st[j], st[i] })
-		faults = append(faults, Fault{Kind: GraphErrors, For: time.Duration(len(st)) * burstStep, Statuses: st})
-	}
-	faults = append(faults, Fault{Kind: FailureQueueUnreachable, For: outageLength}, Fault{Kind: FailureQueueMissing, For: outageLength})
+	// The most constrained first: the storm, the failure-queue outages, the kills; then the rest.
+	faults := []Fault{{Kind: GraphThrottle, For: stormLength},
+		{Kind: FailureQueueUnreachable, For: outageLength}, {Kind: FailureQueueMissing, For: outageLength}}
 	afterFailure := (mix.Kills + 2) / 3
 	afterRetry := (mix.Kills + 1) / 3
 	plain := max(1, mix.Kills-afterFailure-afterRetry)
 	// The plain kill carrying the identity outage is one fault spanning both.
 	faults = append(faults, Fault{Kind: IdentityDown, For: outageLength})
-	for range plain - 1 {
-		faults = append(faults, Fault{Kind: Kill})
-	}
 	for range afterFailure {
 		faults = append(faults, Fault{Kind: KillAfterFailureCopy})
 	}
 	for range afterRetry {
 		faults = append(faults, Fault{Kind: KillAfterRetryCopy})
+	}
+	for range plain - 1 {
+		faults = append(faults, Fault{Kind: Kill})
+	}
+	for range mix.Bursts {
+		st := []int{500, 502, 503, 504}
+		rng.Shuffle(len(st), func(i, j int) { st[i], st[j] = st[j], st[i] })
+		faults = append(faults, Fault{Kind: GraphErrors, For: time.Duration(len(st)) * burstStep, Statuses: st})
 	}
 	for range mix.Hangs {
 		faults = append(faults, Fault{Kind: GraphHang, Delay: time.Duration(5+rng.IntN(41)) * time.Second})
@@ -250,7 +256,7 @@ func planFaults(d time.Duration, mix Mix, rng *rand.Rand) ([]Fault, error) {
 	}
 
 	// Random placement, fault by fault (the most constrained first); a draw that leaves no room is drawn again.
-	for range 200 {
+	for range 2000 {
 		if placed, ok := place(faults, lead, d, rng); ok {
 			sort.SliceStable(placed, func(i, j int) bool { return placed[i].At < placed[j].At })
 			return placed, nil
@@ -304,11 +310,24 @@ func fits(f Fault, placed []Fault) bool {
 		if p.Kind == KillAfterFailureCopy && f.lane() == laneQueue && overlap(p.At, p.At+p.span(), f.At, f.At+f.For+time.Second) {
 			return false
 		}
-		// While the identity endpoint is down the new handler makes no Graph call: a Graph outage then would
-		// hit nothing.
+		// While the identity endpoint is down the new handler makes no Graph call, and while the failure queue
+		// is unreachable its sends hold every invocation slot until their deadline: a Graph outage, or a kill
+		// waiting for a copy, would then hit nothing.
 		outage := func(x Fault) bool { return x.Kind == GraphErrors || x.Kind == GraphThrottle }
 		if (f.Kind == IdentityDown && outage(p) || outage(f) && p.Kind == IdentityDown) && overlap(f.At-gap, f.At+f.span()+gap, p.At, p.At+p.span()) {
 			return false
+		}
+		afterCopy := func(x Fault) bool { return x.Kind == KillAfterFailureCopy || x.Kind == KillAfterRetryCopy }
+		needsTraffic := func(x Fault) bool { return outage(x) || afterCopy(x) }
+		// A Graph outage slows every invocation down to its deadline: copies come seldom then.
+		if (afterCopy(f) && p.Kind == GraphErrors || f.Kind == GraphErrors && afterCopy(p)) && overlap(f.At-gap, f.At+f.span()+gap, p.At, p.At+p.span()) {
+			return false
+		}
+		for _, pair := range [][2]Fault{{f, p}, {p, f}} {
+			if pair[0].Kind == FailureQueueUnreachable && needsTraffic(pair[1]) &&
+				overlap(pair[0].At-gap, pair[0].At+pair[0].For+slotsHeld, pair[1].At, pair[1].At+pair[1].span()) {
+				return false
+			}
 		}
 	}
 	return true

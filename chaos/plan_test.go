@@ -70,7 +70,7 @@ func TestScheduleKeepsFaultsApartWhereTheyMustBe(t *testing.T) {
 		for _, c := range []struct {
 			d   time.Duration
 			mix Mix
-		}{{150 * time.Second, DefaultMix}, {30 * time.Second, ShortMix}} {
+		}{{150 * time.Second, DefaultMix}, {36 * time.Second, ShortMix}} {
 			faults, err := planFaults(c.d, c.mix, rngOf(seed))
 			if err != nil {
 				t.Fatalf("seed %d, %s: %v", seed, c.d, err)
@@ -121,5 +121,24 @@ func TestNoGraphOutageDuringTheIdentityOutage(t *testing.T) {
 	}
 	if !fits(Fault{Kind: GraphHang, At: 12 * time.Second}, []Fault{id}) {
 		t.Error("a hang does not fit in the identity outage (it waits for the next call)")
+	}
+}
+
+// An unreachable failure queue holds every invocation slot until its sends' deadline: nothing that needs
+// traffic is scheduled then.
+func TestNothingThatNeedsTrafficWhileTheFailureQueueIsUnreachable(t *testing.T) {
+	cut := Fault{Kind: FailureQueueUnreachable, At: 10 * time.Second, For: outageLength}
+	for _, f := range []Fault{
+		{Kind: GraphErrors, At: 18 * time.Second, For: 4 * time.Second},
+		{Kind: GraphThrottle, At: 12 * time.Second, For: stormLength},
+		{Kind: KillAfterRetryCopy, At: 19 * time.Second},
+		{Kind: KillAfterFailureCopy, At: 8 * time.Second},
+	} {
+		if fits(f, []Fault{cut}) {
+			t.Errorf("a %s at %s fits next to an unreachable failure queue at 10s", f.Kind, f.At)
+		}
+	}
+	if !fits(Fault{Kind: GraphErrors, At: 10*time.Second + outageLength + slotsHeld, For: 4 * time.Second}, []Fault{cut}) {
+		t.Error("a burst once the slots are free does not fit")
 	}
 }

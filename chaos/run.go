@@ -173,7 +173,16 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	r.say("seed %d: %d requests over %s, %d faults; logs in %s", opts.Seed, len(reqs), opts.Duration, len(faults), logDir)
 	// The stack outlives ctx until the hosts have stopped: their last invocations send to the emulator.
-	r.stack, err = localstack.Start(context.WithoutCancel(ctx), localstack.Options{AppRoot: root, Overrides: overrides,
+	// The trigger queue's lock is 10 s rather than infra's minute (still longer than the invocation deadline,
+	// as infra requires): a message handed to a receiver that is closing — a host instance stopping after its
+	// third worker error — stays locked until its lock expires, as on the real service, and comes back then.
+	sample, err := localstack.SampleSettings(root)
+	if err != nil {
+		return nil, err
+	}
+	queues := sbemu.PurgeQueues(orDefault(sample["PURGE_QUEUE_NAME"], "purge-requests"), orDefault(sample["PURGE_FAILED_QUEUE_NAME"], "purge-failed"))
+	queues[0].LockDuration = 10 * time.Second
+	r.stack, err = localstack.Start(context.WithoutCancel(ctx), localstack.Options{AppRoot: root, Overrides: overrides, Queues: queues,
 		GraphLog: syncio.Writer(files["graph.log"]), IdentityLog: &lines{out: files["identity.log"], fn: r.tokens.line},
 		BusLog: &lines{out: files["servicebus.log"], fn: r.bus.line}})
 	if err != nil {
@@ -461,11 +470,16 @@ func (r *runner) inject(ctx context.Context, f *Fault) {
 	case Kill:
 		r.kill(ctx, Kill, "", "")
 	case IdentityDown:
-		r.say("%s for %s, from a kill on: the next handler process needs a token", f.Kind, f.For)
-		window(func() {
-			r.stack.Identity.SetFailing(503)
-			r.kill(ctx, IdentityDown, "", "")
-		}, func() { r.stack.Identity.SetFailing(0) })
+		r.say("%s from a kill on, until %s after the new handler process was first refused a token", f.Kind, f.For)
+		r.stack.Identity.SetFailing(503)
+		r.kill(ctx, IdentityDown, "", "")
+		refused := r.stack.Identity.Calls()
+		start := time.Now()
+		for r.stack.Identity.Calls() == refused && time.Since(start) < identityPatience && sleepUntil(ctx, time.Now().Add(20*time.Millisecond)) {
+		}
+		sleepUntil(ctx, time.Now().Add(f.For))
+		r.stack.Identity.SetFailing(0)
+		f.For = time.Since(r.t0.Add(f.At)) // what it lasted, for the report
 	case KillAfterFailureCopy, KillAfterRetryCopy:
 		r.killAfterCopy(ctx, f)
 	}
@@ -654,4 +668,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
