@@ -182,6 +182,11 @@ func (r *runner) report(ctx context.Context, client *azservicebus.Client, reqs [
 		}
 		if kills[i].MessageID != "" {
 			rep.KillsAfterCopy++
+			for _, e := range events {
+				if e.Event == "duplicate-dropped" && e.MessageID == kills[i].MessageID {
+					kills[i].SentAgain = true
+				}
+			}
 		}
 	}
 	rep.Kills = kills
@@ -280,9 +285,11 @@ func (r *runner) faultReports(faults []Fault, kills []KillRecord, events []busEv
 		case Kill, KillAfterFailureCopy, KillAfterRetryCopy:
 		}
 		if fr.Kind == Kill || fr.Kind == KillAfterFailureCopy || fr.Kind == KillAfterRetryCopy || fr.Kind == IdentityDown {
+			var matched *KillRecord
 			for i, k := range kills {
 				if !usedKill[i] && k.Kind == f.Kind && time.Duration(k.At) >= f.At-time.Second {
 					usedKill[i] = true
+					matched = &kills[i]
 					fr.HitDetail["killed"] = 1
 					fr.HitDetail["invocations cut short"] = k.Broken
 					if fr.Kind != IdentityDown {
@@ -293,9 +300,14 @@ func (r *runner) faultReports(faults []Fault, kills []KillRecord, events []busEv
 			}
 			switch fr.Kind {
 			case Kill:
-				fr.Through = "the invocations cut short were abandoned by the host and redelivered to the restarted handler; copies sent twice were dropped by duplicate detection"
+				fr.Through = "the invocations cut short were abandoned by the host and redelivered to the restarted handler, which decided them again"
 			case KillAfterFailureCopy, KillAfterRetryCopy:
-				fr.Through = "the copy was already on Service Bus; the redelivered message produced the same copy (same MessageId), which duplicate detection dropped, so the request still ended in one place"
+				fr.Through = "the copy was already on Service Bus; the host abandoned the cut invocation and the restarted handler decided the redelivered message again"
+				if k := matched; k != nil && k.SentAgain {
+					fr.Through += ", sending the same copy (same MessageId), which duplicate detection dropped"
+				} else if k != nil {
+					fr.Through += " without a second copy (its decision needed none), so the first copy ran its course"
+				}
 			}
 			if fr.HitDetail["killed"] == 0 {
 				short = append(short, fmt.Sprintf("%s at %s: no kill", f.Kind, Seconds(f.At)))

@@ -74,6 +74,7 @@ type runner struct {
 	handOut  io.Writer
 	handErr  io.Writer
 	settings map[string]string
+	faults   []Fault // the schedule, as planned
 
 	mu        sync.Mutex
 	host      *funchost.Host
@@ -94,6 +95,9 @@ type KillRecord struct {
 	MessageID string `json:"messageId,omitempty"`
 	// Broken counts the invocations the kill cut short (the host saw the connection drop and abandoned them).
 	Broken int `json:"broken"`
+	// SentAgain is true when the redelivered message sent the same copy again and duplicate detection
+	// dropped it.
+	SentAgain bool `json:"sentAgain,omitempty"`
 }
 
 // Run runs the chaos: the local stack, the real handler under the host stand-in, the requests and the faults
@@ -206,6 +210,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer client.Close(context.Background())
 
+	r.faults = append([]Fault(nil), faults...)
 	r.t0 = time.Now()
 	var wg sync.WaitGroup
 	sendErr := make(chan error, 1)
@@ -533,8 +538,17 @@ func (r *runner) killAfterCopy(ctx context.Context, f *Fault) {
 			drained = true
 		}
 	}
-	r.admin(ctx, func(c context.Context) error { return r.stack.Bus.HoldAck(c, queue, scheduledOnly) })
-	timer := time.NewTimer(afterCopyPatience)
+	release := func() {
+		r.admin(ctx, func(c context.Context) error { _, err := r.stack.Bus.ReleaseAcks(c); return err })
+	}
+	hold := func() {
+		r.admin(ctx, func(c context.Context) error { return r.stack.Bus.HoldAck(c, queue, scheduledOnly) })
+	}
+	defer release()
+	hold()
+	// The schedule expects a copy within afterCopyPatience; under load it may take longer, so it waits up
+	// to four times that, but never kills in a 429 storm or the quiet after it.
+	timer := time.NewTimer(4 * afterCopyPatience)
 	defer timer.Stop()
 	for {
 		select {
@@ -542,14 +556,29 @@ func (r *runner) killAfterCopy(ctx context.Context, f *Fault) {
 			if !strings.EqualFold(ev.Queue, queue) {
 				continue
 			}
+			if r.stormNear(time.Now()) {
+				release()
+				hold()
+				continue
+			}
 			r.kill(ctx, f.Kind, queue, ev.MessageID)
 		case <-timer.C:
-			r.say("%s: no copy reached %s within %s", f.Kind, queue, afterCopyPatience)
+			r.say("%s: no copy reached %s within %s", f.Kind, queue, 4*afterCopyPatience)
 		case <-ctx.Done():
 		}
-		break
+		return
 	}
-	r.admin(ctx, func(c context.Context) error { _, err := r.stack.Bus.ReleaseAcks(c); return err })
+}
+
+// stormNear reports whether t falls in a 429 storm or the quiet after it, when no kill may happen.
+func (r *runner) stormNear(t time.Time) bool {
+	d := t.Sub(r.t0)
+	for _, f := range r.faults {
+		if f.Kind == GraphThrottle && d >= f.At-time.Second && d <= f.At+f.For+stormQuiet {
+			return true
+		}
+	}
+	return false
 }
 
 // quiesce waits until nothing is left to happen: the trigger queue holds no message in any state (active,
