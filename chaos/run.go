@@ -269,8 +269,8 @@ func (f logFiles) close() {
 	}
 }
 
-// appRoot makes the function app the host runs, as `make package` ships it: host.json, purge/function.json,
-// the sample settings and the handler.
+// appRoot makes the function app the host runs, as `make package` ships it: host.json, every
+// <function>/function.json, the handler; and the sample settings (which leave the retention sweep disabled).
 func appRoot(root, handlerBin string) (string, error) {
 	dir, err := os.MkdirTemp("", "entra-purge-chaos-app-")
 	if err != nil {
@@ -286,7 +286,17 @@ func appRoot(root, handlerBin string) (string, error) {
 		}
 		return os.WriteFile(dst, b, mode)
 	}
-	for _, f := range []string{"host.json", "purge/function.json", "local.settings.sample.json"} {
+	files := []string{"host.json", "local.settings.sample.json"}
+	functions, err := filepath.Glob(filepath.Join(root, "*", "function.json"))
+	if err != nil || len(functions) == 0 {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("chaos: no <function>/function.json in %s", root)
+	}
+	for _, f := range functions {
+		rel, _ := filepath.Rel(root, f)
+		files = append(files, rel)
+	}
+	for _, f := range files {
 		if err := copyFile(filepath.Join(root, f), filepath.Join(dir, f), 0o644); err != nil {
 			os.RemoveAll(dir)
 			return "", err
