@@ -95,9 +95,10 @@ type Ledger struct {
 type RetryAfterAudit struct {
 	// Answers counts Graph answers that carried Retry-After; Retried how many of them were followed by the
 	// same call on the same object (the retries checked).
-	Answers, Retried int
+	Answers int `json:"answers"`
+	Retried int `json:"retried"`
 	// MinMargin is the shortest time by which a checked retry came after its Retry-After had passed.
-	MinMargin time.Duration
+	MinMargin Seconds `json:"minMarginSeconds"`
 }
 
 // expected lists the places each kind may end in. The $DeadLetterQueue is where Service Bus puts a message
@@ -231,7 +232,7 @@ func Audit(ev Evidence) Ledger {
 			}
 		}
 	}
-	l.Violations = v
+	l.Violations = append([]Violation{}, v...) // [] rather than null in the JSON report
 	return l
 }
 
@@ -265,8 +266,8 @@ func auditRetryAfter(log []graphsim.Request, v []Violation) (RetryAfterAudit, []
 			a.Retried++
 			next := rs[i+1]
 			margin := next.Time.Sub(r.Time.Add(ra))
-			if first || margin < a.MinMargin {
-				a.MinMargin, first = margin, false
+			if first || margin < time.Duration(a.MinMargin) {
+				a.MinMargin, first = Seconds(margin), false
 			}
 			if margin < 0 {
 				v = append(v, Violation{Rule: RuleRetryAfter, Detail: fmt.Sprintf(

@@ -60,10 +60,12 @@ type Report struct {
 type CopyCounts struct {
 	// RetryStored are retry copies stored on the trigger queue, RetryDuplicates those dropped by duplicate
 	// detection (the same copy sent again after a crash or an abandon); the same for failure copies.
-	RetryStored, RetryDuplicates     int
-	FailureStored, FailureDuplicates int
+	RetryStored       int `json:"retryStored"`
+	RetryDuplicates   int `json:"retryDuplicatesDropped"`
+	FailureStored     int `json:"failureStored"`
+	FailureDuplicates int `json:"failureDuplicatesDropped"`
 	// DeadLettered are messages Service Bus moved to the trigger queue's $DeadLetterQueue.
-	DeadLettered int
+	DeadLettered int `json:"deadLettered"`
 }
 
 // FaultReport is one fault of the schedule and what it did.
@@ -191,6 +193,7 @@ func (r *runner) report(ctx context.Context, client *azservicebus.Client, reqs [
 	}
 	rep.Kills = kills
 	rep.Faults, rep.Shortfalls = r.faultReports(faults, kills, events)
+	rep.Shortfalls = append([]string{}, rep.Shortfalls...)
 	return rep, nil
 }
 
@@ -367,7 +370,7 @@ func (r *Report) Print(w io.Writer) {
 		len(r.Kills), r.KillsAfterCopy, broken, r.HostInstances, r.HandlerStarts)
 	ra := r.Ledger.RetryAfter
 	fmt.Fprintf(w, "Retry-After  %d answers carried one; %d were followed by the same call, the earliest %s after its Retry-After had passed\n",
-		ra.Answers, ra.Retried, ra.MinMargin.Round(time.Millisecond))
+		ra.Answers, ra.Retried, time.Duration(ra.MinMargin).Round(time.Millisecond))
 	fmt.Fprintf(w, "Host         %d function timeouts, %d hung answers\n", r.Timeouts, r.Hangs)
 
 	fmt.Fprintf(w, "\n%-8s %-6s %-27s %5s  %s\n", "AT", "FOR", "FAULT", "HITS", "WHAT HIT, AND HOW THE HANDLER GOT THROUGH")
