@@ -35,7 +35,11 @@ test: build deps ## everything CI runs: vet, Go tests (race), emulator tests, in
 	$(MAKE) --no-print-directory infra-check
 
 .PHONY: bench
-bench: build deps ## benchmarks (timing goals live here, not in tests)
+bench: build deps ## the issue-10 figures on the stand-ins (~4 min): bench/results.json, docs/benchmarks.md and .svg
+	$(GO) run ./bench
+
+.PHONY: microbench
+microbench: ## the Go micro-benchmarks (go test -bench): parsing, decoding, one invocation in-process
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: fuzz
