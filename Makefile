@@ -39,7 +39,11 @@ chaos: build deps ## 2,000 requests through Graph, identity and Service Bus faul
 	$(GO) run ./chaos/cmd/chaos $(CHAOS_FLAGS)
 
 .PHONY: bench
-bench: build deps ## benchmarks (timing goals live here, not in tests)
+bench: build deps ## the issue-10 figures on the stand-ins (~4 min): bench/results.json, docs/benchmarks.md and .svg
+	$(GO) run ./bench
+
+.PHONY: microbench
+microbench: ## the Go micro-benchmarks (go test -bench): parsing, decoding, one invocation in-process
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: fuzz

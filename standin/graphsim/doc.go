@@ -49,4 +49,10 @@
 //   - LIST with $count=true but without ConsistencyLevel: eventual: 400 Request_UnsupportedQuery.
 //   - Throttled requests are not charged, so a client that waits Retry-After is admitted. Only
 //     purges are throttled (the per-app write limit); reads are not.
+//   - x-ms-throttle-limit-percentage (graph.md §4.2) is sent on purges once more than 0.8 of the
+//     write limit is used: on an admitted purge, the used fraction of the caller's bucket after the
+//     charge (0.81 to 1.00); on a throttled one, 1 + the share of the caller's recent purges that
+//     were refused (decaying over one write window), at most 1.80, since Graph documents 1.2 as
+//     "20 % of requests are throttled". Two decimals. Reads carry none: the resource-unit limit is
+//     not modelled.
 package graphsim

@@ -237,15 +237,21 @@ func (s *Server) handle(r *http.Request, c *rc, rec *Request) (*response, time.D
 			return c.stepResponse(st, rt.id, who), delay
 		}
 	}
+	var usage float64 // of the write limit, for x-ms-throttle-limit-percentage; reads carry none
 	if rt.op == OpPurge {
-		if wait := s.chargeWrite(who.appID, who.tenantID, c.now); wait > 0 {
+		wait, u := s.chargeWrite(who.appID, who.tenantID, c.now)
+		if wait > 0 {
 			resp := c.errorResponse(http.StatusTooManyRequests, "TooManyRequests", "Please retry again later.")
 			resp.header.Set("Retry-After", formatRetryAfter(wait))
 			setThrottleScope(resp, who)
+			setLimitPercentage(resp, u)
 			return resp, delay
 		}
+		usage = u
 	}
-	return s.operate(r, c, rt, who), delay
+	resp := s.operate(r, c, rt, who)
+	setLimitPercentage(resp, usage)
+	return resp, delay
 }
 
 // stepResponse renders a scripted answer.
