@@ -182,10 +182,13 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 
 // logLine writes the invocation's one JSON line to the log and returns it for the answer's Logs.
 func (s *Server) logLine(dec purge.Decision, m *message.Delivery, invocationID string, settlement message.Settlement, sendErr error, took time.Duration) string {
-	buf := linePool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer linePool.Put(buf)
-	lg := zerolog.New(buf).Level(s.level)
+	return s.writeLine(func(lg zerolog.Logger) {
+		s.purgeEvent(lg, dec, m, invocationID, settlement, sendErr, took)
+	})
+}
+
+// purgeEvent builds the purge line's fields on lg: their names are the log contract (docs/contract.md §9).
+func (s *Server) purgeEvent(lg zerolog.Logger, dec purge.Decision, m *message.Delivery, invocationID string, settlement message.Settlement, sendErr error, took time.Duration) {
 	level := zerolog.InfoLevel
 	switch {
 	case sendErr != nil:
@@ -230,6 +233,14 @@ func (s *Server) logLine(dec purge.Decision, m *message.Delivery, invocationID s
 		ev = ev.Str("error", "message not secured: "+sendErr.Error())
 	}
 	ev.Msg("purge " + string(dec.Outcome))
+}
+
+// writeLine builds one JSON line with build, writes it to the log and returns it ("" when filtered out).
+func (s *Server) writeLine(build func(zerolog.Logger)) string {
+	buf := linePool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer linePool.Put(buf)
+	build(zerolog.New(buf).Level(s.level))
 	if buf.Len() == 0 {
 		return ""
 	}

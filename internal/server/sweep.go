@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -179,19 +178,4 @@ func (s *Server) logSweepSkipped(invocationID string, timer funcproto.Timer) str
 		lg.Warn().Time(zerolog.TimestampFieldName, s.clock()).Str("sweep", "skipped").Str("invocationId", invocationID).
 			Bool("isPastDue", timer.IsPastDue).Msg("sweep skipped: a run is already in progress in this process")
 	})
-}
-
-// writeLine builds one JSON line with build, writes it to the log and returns it ("" when filtered out).
-func (s *Server) writeLine(build func(zerolog.Logger)) string {
-	buf := linePool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer linePool.Put(buf)
-	build(zerolog.New(buf).Level(s.level))
-	if buf.Len() == 0 {
-		return ""
-	}
-	s.logMu.Lock()
-	_, _ = s.log.Write(buf.Bytes())
-	s.logMu.Unlock()
-	return strings.TrimRight(buf.String(), "\n")
 }
