@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/entra-purge/entra-purge/standin/funchost"
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
 // handlerProc is a custom handler process started the way the Functions host starts one: in the app root,
@@ -29,7 +28,7 @@ type handlerProc struct {
 	port    int
 	started time.Time
 	done    chan struct{}
-	stderr  bytes.Buffer
+	stderr  syncio.Buffer
 }
 
 // freePort asks the kernel for a free loopback port.
@@ -67,7 +66,7 @@ func startProc(path, dir string, settings map[string]string, out io.Writer) (*ha
 	}
 	p := &handlerProc{cmd: cmd, port: port, done: make(chan struct{})}
 	cmd.Stdout = out
-	cmd.Stderr = &lockedWriter{w: &p.stderr}
+	cmd.Stderr = &p.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
@@ -112,7 +111,7 @@ func (p *handlerProc) waitReady(ctx context.Context, poll time.Duration) (time.D
 }
 
 func (p *handlerProc) stderrText() string {
-	return p.cmd.Stderr.(*lockedWriter).String()
+	return p.stderr.String()
 }
 
 // stop sends SIGTERM, then SIGKILL after grace, and waits for the exit.
@@ -124,24 +123,6 @@ func (p *handlerProc) stop(grace time.Duration) {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-// lockedWriter is a writer several goroutines (a child's output copier, a reader) may share.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }
 
 // invocationBody is the host's request body for one trigger message with body, built by the host

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/entra-purge/entra-purge/standin/funchost"
 	"github.com/entra-purge/entra-purge/standin/graphsim"
 	"github.com/entra-purge/entra-purge/standin/localstack"
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
 // The throttled runs' Graph: one write bucket of 100 tokens refilled 100 per 5 s (20 a second: Graph's
@@ -116,7 +116,7 @@ func runThrottled(ctx context.Context, root string, instances, requests, ceiling
 			return nil, err
 		}
 		defer logf.Close()
-		hl := &lockedFile{f: logf}
+		hl := syncio.Writer(logf)
 		h, err := funchost.New(funchost.Options{
 			AppRoot: root, Settings: stack.Settings, Stdout: hl, Stderr: hl,
 			HandlerStdout: track.writer(), HandlerStderr: hl,
@@ -383,7 +383,7 @@ func newTracker(ids []string) *tracker {
 }
 
 // writer is one handler's stdout (lines may be split across writes, so each handler gets its own).
-func (t *tracker) writer() io.Writer { return &lineSplitter{line: t.line} }
+func (t *tracker) writer() io.Writer { return syncio.Lines(t.line) }
 
 func (t *tracker) line(b []byte) {
 	var ev struct {
@@ -438,38 +438,4 @@ func (t *tracker) counts() (map[string]int, int, int) {
 		out[k] = v
 	}
 	return out, t.retries, t.deferred
-}
-
-// lineSplitter calls line for each complete line written to it.
-type lineSplitter struct {
-	mu   sync.Mutex
-	buf  []byte
-	line func([]byte)
-}
-
-func (l *lineSplitter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.line(l.buf[:i])
-		l.buf = l.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-// lockedFile is a log file several goroutines write to.
-type lockedFile struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-func (l *lockedFile) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.f.Write(p)
 }

@@ -1,39 +1,18 @@
 package chaos
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"sync"
 	"time"
 
 	"github.com/entra-purge/entra-purge/standin/funchost"
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
-// lines calls fn for each complete line written to it; it is safe for concurrent writers and never fails.
-type lines struct {
-	mu  sync.Mutex
-	buf []byte
-	out io.Writer // a copy of everything, or nil
-	fn  func([]byte)
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.out != nil {
-		_, _ = l.out.Write(p)
-	}
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.fn(l.buf[:i])
-		l.buf = l.buf[i+1:]
-	}
-	return len(p), nil
+// teeLines copies everything to out and calls fn with each complete line; several goroutines may write.
+func teeLines(out io.Writer, fn func([]byte)) io.Writer {
+	return syncio.Writer(io.MultiWriter(out, syncio.Lines(fn)))
 }
 
 // busEvent is one line of the Service Bus emulator's event log, the fields the run reads.

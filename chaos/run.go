@@ -152,7 +152,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer files.close()
 	r.hostLog, r.handErr = syncio.Writer(files["host.log"]), syncio.Writer(files["handler.stderr.log"])
-	r.handOut = &lines{out: files["handler.stdout.log"], fn: r.handler.line}
+	r.handOut = teeLines(files["handler.stdout.log"], r.handler.line)
 
 	rng := rand.New(rand.NewPCG(opts.Seed, opts.Seed*0x9e3779b97f4a7c15+1))
 	reqs := planRequests(opts.Requests, rng)
@@ -187,8 +187,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	queues := sbemu.PurgeQueues(orDefault(sample["PURGE_QUEUE_NAME"], "purge-requests"), orDefault(sample["PURGE_FAILED_QUEUE_NAME"], "purge-failed"))
 	queues[0].LockDuration = 10 * time.Second
 	r.stack, err = localstack.Start(context.WithoutCancel(ctx), localstack.Options{AppRoot: root, Overrides: overrides, Queues: queues,
-		GraphLog: syncio.Writer(files["graph.log"]), IdentityLog: &lines{out: files["identity.log"], fn: r.tokens.line},
-		BusLog: &lines{out: files["servicebus.log"], fn: r.bus.line}})
+		GraphLog: syncio.Writer(files["graph.log"]), IdentityLog: teeLines(files["identity.log"], r.tokens.line),
+		BusLog: teeLines(files["servicebus.log"], r.bus.line)})
 	if err != nil {
 		return nil, err
 	}

@@ -3,9 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -49,30 +49,22 @@ func hostRoot(t *testing.T) string {
 
 // outcomes follows the handler's JSON log lines by original message id.
 type outcomes struct {
-	mu    sync.Mutex
-	buf   string
-	lines map[string][]string
+	io.Writer // the handler's stdout
+	mu        sync.Mutex
+	lines     map[string][]string
 }
 
-func (o *outcomes) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.buf += string(p)
-	for {
-		i := strings.IndexByte(o.buf, '\n')
-		if i < 0 {
-			break
-		}
+func newOutcomes() *outcomes {
+	o := &outcomes{lines: map[string][]string{}}
+	o.Writer = syncio.Lines(func(raw []byte) {
 		var ev struct{ Outcome, OriginalMessageID string }
-		if json.Unmarshal([]byte(o.buf[:i]), &ev) == nil && ev.Outcome != "" {
-			if o.lines == nil {
-				o.lines = map[string][]string{}
-			}
+		if json.Unmarshal(raw, &ev) == nil && ev.Outcome != "" {
+			o.mu.Lock()
 			o.lines[ev.OriginalMessageID] = append(o.lines[ev.OriginalMessageID], ev.Outcome)
+			o.mu.Unlock()
 		}
-		o.buf = o.buf[i+1:]
-	}
-	return len(p), nil
+	})
+	return o
 }
 
 func (o *outcomes) last(id string) string {
@@ -85,12 +77,23 @@ func (o *outcomes) last(id string) string {
 	return l[len(l)-1]
 }
 
-// runHost starts the host stand-in on root with the stack's settings and stops it at cleanup.
-func runHost(t *testing.T, root string, s *localstack.Stack, extra map[string]string, onInv func(funchost.Invocation), out *outcomes) *funchost.Host {
+// runHost starts the host stand-in on root with the stack's settings (and extra), the handler's stdout
+// going to out, and stops it at cleanup.
+func runHost(t *testing.T, root string, s *localstack.Stack, extra map[string]string, onInv func(funchost.Invocation), out io.Writer) *funchost.Host {
+	t.Helper()
+	return startHost(t, funchost.Options{AppRoot: root, Settings: withSettings(s, extra), HandlerStdout: out, OnInvocation: onInv})
+}
+
+// startHost runs the host stand-in with opts (its own output kept, and shown if the test fails), waits
+// until the handler is ready and stops the host at cleanup.
+func startHost(t *testing.T, opts funchost.Options) *funchost.Host {
 	t.Helper()
 	var hostLog syncio.Buffer
-	h, err := funchost.New(funchost.Options{AppRoot: root, Settings: withSettings(s, extra), Stdout: &hostLog, Stderr: &hostLog,
-		HandlerStdout: out, OnInvocation: onInv, DrainTimeout: 5 * time.Second})
+	opts.Stdout, opts.Stderr = &hostLog, &hostLog
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = 5 * time.Second
+	}
+	h, err := funchost.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +141,7 @@ func TestHostDeadLettersWhatCannotBeSecured(t *testing.T) {
 	s := startStack(t, localstack.Options{Queues: []sbemu.Queue{{Name: "purge-requests", MaxDeliveryCount: 3}}})
 	var mu sync.Mutex
 	var statuses []int
-	out := &outcomes{}
+	out := newOutcomes()
 	runHost(t, hostRoot(t), s, nil, func(inv funchost.Invocation) {
 		mu.Lock()
 		statuses = append(statuses, inv.StatusCode)
@@ -194,7 +197,7 @@ func TestHandlerCrashMidInvocation(t *testing.T) {
 	// The DELETE takes effect at once but its answer comes late: the crash lands after the purge.
 	s.Graph.Script(slow.ID, graphsim.Step{Method: "DELETE", Delay: 5 * time.Second})
 
-	out := &outcomes{}
+	out := newOutcomes()
 	h := runHost(t, hostRoot(t), s, map[string]string{"PURGE_NOT_FOUND_GRACE": "3s"}, nil, out)
 	c := busClient(t, s)
 	msgs := map[string]string{"slow": slow.ID, "bad": "not-an-id"}

@@ -27,7 +27,7 @@ func TestReplayEndsWhenTheCauseIsNotFixed(t *testing.T) {
 		s.Graph.Add(g)
 		groups = append(groups, g.ID)
 	}
-	out := &outcomes{}
+	out := newOutcomes()
 	runHost(t, hostRoot(t), s, nil, nil, out)
 	c := busClient(t, s)
 	if o, code := cli(t, s, "", append([]string{"send"}, groups...)...); code != 0 {
@@ -73,7 +73,7 @@ func TestOversizedMessageEndsOnTheFailureQueue(t *testing.T) {
 		{Name: "purge-requests", MaxDeliveryCount: 10, DuplicateDetection: true, MaxMessageSize: 1 << 20},
 		{Name: "purge-failed", MaxDeliveryCount: 100, DuplicateDetection: true},
 	}})
-	out := &outcomes{}
+	out := newOutcomes()
 	runHost(t, hostRoot(t), s, nil, nil, out)
 	c := busClient(t, s)
 	body := strings.Repeat("x", 1_000_000)

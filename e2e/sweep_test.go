@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -20,27 +21,22 @@ import (
 
 // lines keeps the handler's JSON log lines, for the sweep's summary lines and the purge lines.
 type lines struct {
-	mu  sync.Mutex
-	buf string
-	all []map[string]any
+	io.Writer // the handler's stdout
+	mu        sync.Mutex
+	all       []map[string]any
 }
 
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf += string(p)
-	for {
-		i := strings.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
+func newLines() *lines {
+	l := &lines{}
+	l.Writer = syncio.Lines(func(raw []byte) {
 		var m map[string]any
-		if json.Unmarshal([]byte(l.buf[:i]), &m) == nil {
+		if json.Unmarshal(raw, &m) == nil {
+			l.mu.Lock()
 			l.all = append(l.all, m)
+			l.mu.Unlock()
 		}
-		l.buf = l.buf[i+1:]
-	}
-	return len(p), nil
+	})
+	return l
 }
 
 // with returns the lines that have field set.
@@ -141,10 +137,10 @@ func TestSweepUnderTheHost(t *testing.T) {
 	for k, v := range settings {
 		hostSettings[k] = v
 	}
-	log := &lines{}
+	log := newLines()
 	var mu sync.Mutex
 	var timerRuns []funchost.Invocation
-	runHostWriting(t, hostRoot(t), s, hostSettings, func(inv funchost.Invocation) {
+	runHost(t, hostRoot(t), s, hostSettings, func(inv funchost.Invocation) {
 		if inv.Function == "sweep" {
 			mu.Lock()
 			timerRuns = append(timerRuns, inv)
@@ -262,24 +258,9 @@ func TestSweepPastDueOnStart(t *testing.T) {
 	}
 	// Daily at the missed hour, so that only the past-due run happens during the test.
 	schedule := fmt.Sprintf("0 0 %d * * *", missed.Hour())
-	log := &lines{}
-	var hostLog syncio.Buffer
-	h, err := funchost.New(funchost.Options{AppRoot: hostRoot(t), Settings: withSettings(s, map[string]string{"AzureWebJobs_sweep_Disabled": "false",
-		"PURGE_SWEEP_SCHEDULE": schedule, "PURGE_SWEEP_AFTER": "7d"}), Stdout: &hostLog, Stderr: &hostLog, HandlerStdout: log,
-		TimerStatusDir: dir, DrainTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("host log:\n%s", hostLog.String())
-		}
-	}()
+	log := newLines()
+	h := startHost(t, funchost.Options{AppRoot: hostRoot(t), Settings: withSettings(s, map[string]string{"AzureWebJobs_sweep_Disabled": "false",
+		"PURGE_SWEEP_SCHEDULE": schedule, "PURGE_SWEEP_AFTER": "7d"}), HandlerStdout: log, TimerStatusDir: dir})
 	poll(t, 30*time.Second, "the past-due run", func() bool { return len(log.with("sweep")) == 1 })
 	line := log.with("sweep")[0]
 	if line["isPastDue"] != true || line["sweep"] != "completed" || line["enqueued"] != 1.0 || line["scheduleNext"] != missed.Format(time.RFC3339) {
@@ -296,35 +277,4 @@ func (l *lines) bufAll() string {
 	defer l.mu.Unlock()
 	b, _ := json.Marshal(l.all)
 	return string(b)
-}
-
-// runHostWriting is runHost with the handler's stdout going to w.
-func runHostWriting(t *testing.T, root string, s *localstack.Stack, extra map[string]string, onInv func(funchost.Invocation), w *lines) *funchost.Host {
-	t.Helper()
-	var hostLog syncio.Buffer
-	h, err := funchost.New(funchost.Options{AppRoot: root, Settings: withSettings(s, extra), Stdout: &hostLog, Stderr: &hostLog,
-		HandlerStdout: w, OnInvocation: onInv, DrainTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("host did not stop")
-		}
-		if t.Failed() {
-			t.Logf("host log:\n%s", hostLog.String())
-		}
-	})
-	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer rcancel()
-	if err := h.WaitReady(rctx); err != nil {
-		t.Fatalf("handler not ready under the host: %v\n%s", err, hostLog.String())
-	}
-	return h
 }

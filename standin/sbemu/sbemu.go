@@ -37,6 +37,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/entra-purge/entra-purge/standin/syncio"
 )
 
 // The shared access key the emulator checks put-tokens against: the emulator's own defaults and
@@ -153,7 +155,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	)
 	cmd.Stdin = stdinR
 	cmd.Stdout = stdoutW
-	cmd.Stderr = io.MultiWriter(e.logs, &lineSplitter{emit: e.onEvent})
+	cmd.Stderr = io.MultiWriter(e.logs, syncio.Lines(e.onEvent))
 	cmd.SysProcAttr = sysProcAttr()
 	err = cmd.Start()
 	// The child holds its own copies of these ends now.
@@ -486,23 +488,4 @@ func (e *Emulator) onEvent(line []byte) {
 		default:
 		}
 	}
-}
-
-// lineSplitter calls emit for each complete line written to it. It never fails.
-type lineSplitter struct {
-	buf  []byte
-	emit func([]byte)
-}
-
-func (l *lineSplitter) Write(p []byte) (int, error) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.emit(l.buf[:i])
-		l.buf = l.buf[i+1:]
-	}
-	return len(p), nil
 }

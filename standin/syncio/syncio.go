@@ -40,3 +40,29 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// Lines returns a writer that calls fn with each complete line written to it (without the newline).
+// Output arrives in arbitrary chunks, so a line may span writes; what follows the last newline waits for
+// the next write. It is safe for several goroutines, calls fn under its lock, and never fails.
+func Lines(fn func(line []byte)) io.Writer { return &lineWriter{fn: fn} }
+
+type lineWriter struct {
+	mu  sync.Mutex
+	buf []byte
+	fn  func([]byte)
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.fn(l.buf[:i])
+		l.buf = l.buf[i+1:]
+	}
+	return len(p), nil
+}
