@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,29 +13,17 @@ import (
 
 var handlerBin string
 
-// TestMain builds the real handler once, as `make build` does, so that the short run tests this tree's
-// handler, not a stale ./handler.
+// TestMain builds the real handler once, static as `make build` builds it, so that the short run tests
+// this tree's handler, not a stale ./handler.
 func TestMain(m *testing.M) {
-	root, err := localstack.ModuleRoot()
+	bin, remove, err := localstack.BuildTempHandler("entra-purge-chaos-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	dir, err := os.MkdirTemp("", "entra-purge-chaos-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	handlerBin = filepath.Join(dir, "handler")
-	build := exec.Command("go", "build", "-o", handlerBin, "./cmd/handler")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the handler: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	handlerBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,21 +43,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	appRoot = root
-	dir, err := os.MkdirTemp("", "entra-purge-e2e-")
+	var remove func()
+	handlerBin, remove, err = localstack.BuildTempHandler("entra-purge-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	handlerBin = filepath.Join(dir, "handler")
-	build := exec.Command("go", "build", "-o", handlerBin, "./cmd/handler")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the handler: %v\n%s", err, out)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 

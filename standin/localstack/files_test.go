@@ -2,7 +2,6 @@ package localstack
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -16,10 +15,8 @@ func demoApp(t *testing.T) (root, app string) {
 		t.Fatal(err)
 	}
 	app = t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(app, "handler"), "./cmd/handler")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	if err := BuildHandler(filepath.Join(app, "handler")); err != nil {
+		t.Fatal(err)
 	}
 	for _, f := range []string{"host.json", "local.settings.sample.json", "purge/function.json", "sweep/function.json"} {
 		copyFile(t, filepath.Join(root, f), filepath.Join(app, f))

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -178,6 +179,38 @@ func SampleSettings(root string) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// BuildHandler builds the handler executable (./cmd/handler, static as in Azure) into out, so that a test
+// or a run drives the code of this checkout rather than whatever ./handler was built last.
+func BuildHandler(out string) error {
+	root, err := ModuleRoot()
+	if err != nil {
+		return err
+	}
+	build := exec.Command("go", "build", "-o", out, "./cmd/handler")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the handler: %w\n%s", err, b)
+	}
+	return nil
+}
+
+// BuildTempHandler builds the handler into a new temporary directory (named after pattern, as os.MkdirTemp
+// names it) and returns its path and the function that removes the directory: a test binary's TestMain
+// builds once and cleans up after m.Run.
+func BuildTempHandler(pattern string) (bin string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", nil, err
+	}
+	bin = filepath.Join(dir, "handler")
+	if err := BuildHandler(bin); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
 }
 
 // ModuleRoot walks up from the working directory to the directory holding go.mod.
