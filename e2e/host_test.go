@@ -265,3 +265,55 @@ func TestHandlerCrashMidInvocation(t *testing.T) {
 		t.Error("the handler gave an answer that hangs the host")
 	}
 }
+
+// The handler is killed while it waits out a Retry-After in-process (the host kills its worker on shutdown
+// and at functionTimeout, with no warning). The message comes back at once to the restarted handler, which
+// must not call Graph again before that Retry-After has passed: the pause outlives the process.
+func TestRetryAfterOutlivesAKilledHandler(t *testing.T) {
+	s := startStack(t, localstack.Options{})
+	user := deleted("user", time.Hour)
+	s.Graph.Add(user)
+	const retryAfter = 4 * time.Second // waited for in-process: not longer than the in-process limit
+	s.Graph.Script(user.ID, graphsim.Step{Method: "DELETE", Status: 429, RetryAfter: "4"})
+
+	out := newOutcomes()
+	h := runHost(t, hostRoot(t), s, nil, nil, out)
+	c := busClient(t, s)
+	send(t, c, "purge-requests", map[string]string{"waits": user.ID})
+
+	var throttled graphsim.Request
+	poll(t, 20*time.Second, "the throttled DELETE", func() bool {
+		for _, r := range s.Graph.RequestsFor(user.ID) {
+			if r.Method == "DELETE" && r.Status == 429 {
+				throttled = r
+				return true
+			}
+		}
+		return false
+	})
+	pid := h.HandlerPID()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	poll(t, 30*time.Second, "the purge after the restart", func() bool { return out.last("waits") == "purged" })
+	if h.Stats().Restarts < 1 || h.HandlerPID() == pid {
+		t.Errorf("the host did not restart the handler: %+v", h.Stats())
+	}
+	var later []graphsim.Request
+	for _, r := range s.Graph.RequestsFor(user.ID) {
+		if r.Method == "DELETE" && r.Time.After(throttled.Time) {
+			later = append(later, r)
+		}
+	}
+	if len(later) != 1 || later[0].Status != 204 {
+		t.Fatalf("DELETEs after the 429: %+v", later)
+	}
+	if gap := later[0].Time.Sub(throttled.Time); gap < retryAfter {
+		t.Errorf("the DELETE came %s after a 429 with Retry-After %s (request-id %s): the restarted handler did not honour it",
+			gap, retryAfter, throttled.RequestID)
+	}
+	if left := peek(t, c, "purge-requests"); len(left) != 0 {
+		t.Errorf("%d messages left on the trigger queue", len(left))
+	}
+}

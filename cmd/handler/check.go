@@ -80,7 +80,7 @@ func cmdCheck(ctx context.Context, args []string, e *env) int {
 	}
 	add("settings", "ok", "all settings valid")
 
-	a, err := newApp(cfg)
+	a, err := newApp(cfg, e.stderr)
 	if err != nil {
 		add("identity", "fail", "%v", err)
 		return finishCheck(f, stdout, cfg, lines)

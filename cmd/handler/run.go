@@ -174,7 +174,7 @@ func openApp(e *env, needServiceBus bool) (*app, int) {
 	if cfg == nil {
 		return nil, code
 	}
-	a, err := newApp(cfg)
+	a, err := newApp(cfg, e.stderr)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "entra-purge: "+err.Error())
 		return nil, exitFailure

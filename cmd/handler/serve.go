@@ -27,7 +27,7 @@ func serve(ctx context.Context, e *env) int {
 		return exitConfig
 	}
 	log := zerolog.New(stdout).Level(cfg.LogLevel).With().Timestamp().Logger()
-	a, err := newApp(cfg)
+	a, err := newApp(cfg, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
 		return exitFailure

@@ -77,7 +77,7 @@ func cmdSweep(ctx context.Context, args []string, e *env) int {
 			config.EnvSBNamespace, config.EnvSBConnection)
 		return exitConfig
 	}
-	a, err := newApp(cfg)
+	a, err := newApp(cfg, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "entra-purge: "+err.Error())
 		return exitFailure

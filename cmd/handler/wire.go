@@ -6,7 +6,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -34,8 +40,9 @@ type app struct {
 }
 
 // newApp builds the clients. Nothing touches the network here: a missing queue or an unreachable Graph
-// shows up on first use, as a retry or a 500, never as a start-up failure.
-func newApp(cfg *config.Config) (*app, error) {
+// shows up on first use, as a retry or a 500, never as a start-up failure. Trouble with the throttling
+// state file is told once on stderr.
+func newApp(cfg *config.Config, stderr io.Writer) (*app, error) {
 	cred, err := credential(cfg)
 	if err != nil {
 		return nil, err
@@ -44,7 +51,11 @@ func newApp(cfg *config.Config) (*app, error) {
 		ClientOptions: azcore.ClientOptions{InsecureAllowCredentialWithHTTP: cfg.GraphInsecureHTTP},
 		Scope:         cfg.GraphScope,
 		// One controller for the process: what one call learns about Graph's limits holds back all others.
-		Throttle: throttle.New(&throttle.Options{WritesPerSecond: cfg.MaxWritesPerSecond}),
+		Throttle: throttle.New(&throttle.Options{
+			WritesPerSecond: cfg.MaxWritesPerSecond,
+			StateFile:       throttleStateFile(cfg),
+			OnStateError:    onceOn(stderr, "Graph's throttling pauses are kept in this process only"),
+		}),
 	})
 	if err != nil {
 		return nil, err
@@ -56,6 +67,22 @@ func newApp(cfg *config.Config) (*app, error) {
 		}
 	}
 	return a, nil
+}
+
+// throttleStateFile is where the process keeps its Graph pauses for the process that follows it (a worker
+// the host restarts, an operator's next command): in the temporary directory, named after the Graph
+// endpoint and the identity, because Graph throttles per application and tenant.
+func throttleStateFile(cfg *config.Config) string {
+	sum := sha256.Sum256([]byte(cfg.GraphEndpoint + "\x00" + cfg.ClientID))
+	return filepath.Join(os.TempDir(), "entra-purge-throttle-"+hex.EncodeToString(sum[:8])+".json")
+}
+
+// onceOn returns a reporter that writes its first error to w with what it means, and drops the rest.
+func onceOn(w io.Writer, meaning string) func(error) {
+	var once sync.Once
+	return func(err error) {
+		once.Do(func() { fmt.Fprintf(w, "entra-purge: %v; %s\n", err, meaning) })
+	}
 }
 
 // processor is the purge domain deciding with the Graph client under policy.

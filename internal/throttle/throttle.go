@@ -13,6 +13,9 @@
 // A call whose turn would come after its deadline is refused at once with a [*Wait] naming when to try
 // again, so the caller can schedule the work for later instead of holding a message lock.
 //
+// A pause can outlive its process: with [Options.StateFile] it is kept in a file that the next process
+// reads when it starts (see state.go).
+//
 // The controller is deterministic given its clock: [Controller.Reserve] and [Controller.Observe] take the
 // time, and only [Controller.Wait] sleeps.
 package throttle
@@ -69,8 +72,16 @@ type Options struct {
 	// Burst is how long a stretch of the ceiling may go at once after the limiter was idle (default 5 s,
 	// so 100 writes at 20 a second).
 	Burst time.Duration
-	// Now is the clock (default time.Now); Sleep waits (default a timer), for tests.
+	// Now is the clock (default time.Now), for tests.
 	Now func() time.Time
+	// StateFile, when set, is where the pauses are kept, so that a process started after this one died
+	// honours a Retry-After this one received: the Functions host kills its worker on shutdown and at
+	// functionTimeout, and the message the worker was waiting with comes back at once to its successor.
+	// The file is read by New and written on every pause that lasts longer than the one it holds.
+	StateFile string
+	// OnStateError hears why the state file could not be read or written (nil: not told). The pauses
+	// then hold in this process only; no call fails because of the file.
+	OnStateError func(error)
 }
 
 // Controller paces the calls of one process. It is safe for concurrent use.
@@ -81,6 +92,8 @@ type Controller struct {
 	lanes  [2]lane
 	burst  time.Duration
 	events Stats
+
+	state *stateFile // nil: pauses in memory only
 }
 
 // lane is one class's state: a pause and, for writes, a rate limiter (the generic cell rate algorithm: a
@@ -118,6 +131,15 @@ func New(opts *Options) *Controller {
 	if opts.WritesPerSecond > 0 {
 		c.lanes[Write].ceiling = opts.WritesPerSecond
 		c.lanes[Write].rate = opts.WritesPerSecond
+	}
+	if opts.StateFile != "" {
+		c.state = &stateFile{path: opts.StateFile, onError: opts.OnStateError}
+		now := c.now()
+		for class, until := range c.state.load() {
+			if until.After(now) {
+				c.pauseUntil(&c.lanes[class], until)
+			}
+		}
 	}
 	return c
 }
@@ -187,7 +209,15 @@ func (a Answer) Throttled() bool {
 }
 
 // Observe takes what an answer to a call of class, received at now, says.
+// A pause that lasts longer than before is written to the state file, outside the lock.
 func (c *Controller) Observe(class Class, now time.Time, a Answer) {
+	if until, longer := c.observe(class, now, a); longer && c.state != nil {
+		c.state.save(class, until)
+	}
+}
+
+// observe is Observe under the lock; it returns the class's pause and whether this answer lengthened it.
+func (c *Controller) observe(class Class, now time.Time, a Answer) (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := &c.lanes[class]
@@ -197,15 +227,11 @@ func (c *Controller) Observe(class Class, now time.Time, a Answer) {
 		if pause <= 0 {
 			pause = defaultPause
 		}
-		if until := now.Add(pause); until.After(l.pausedUntil) {
-			l.pausedUntil = until
-		}
 		c.events.Pauses++
 		c.slowDown(l, now, throttledFactor)
-		// No burst after a pause: the calls waiting for it go one by one at the lowered rate.
-		if l.ceiling > 0 && l.tat.Before(l.pausedUntil.Add(c.tolerance(l))) {
-			l.tat = l.pausedUntil.Add(c.tolerance(l))
-		}
+		longer := now.Add(pause).After(l.pausedUntil)
+		c.pauseUntil(l, now.Add(pause))
+		return l.pausedUntil, longer
 	case a.Usage >= highUsage:
 		c.slowDown(l, now, highUsageFactor)
 		// Graph's budget is nearly used: stop bursting.
@@ -217,6 +243,18 @@ func (c *Controller) Observe(class Class, now time.Time, a Answer) {
 		l.lastUp = now
 	case a.Status > 0 && a.Status < 400:
 		c.recover(l, now)
+	}
+	return l.pausedUntil, false
+}
+
+// pauseUntil pauses l until until (not earlier than it is paused already). No burst after a pause: the
+// calls waiting for it go one by one at the lane's rate.
+func (c *Controller) pauseUntil(l *lane, until time.Time) {
+	if until.After(l.pausedUntil) {
+		l.pausedUntil = until
+	}
+	if l.ceiling > 0 && l.tat.Before(l.pausedUntil.Add(c.tolerance(l))) {
+		l.tat = l.pausedUntil.Add(c.tolerance(l))
 	}
 }
 
