@@ -141,6 +141,9 @@ const (
 	KillAfterFailureCopy FaultKind = "kill-after-failure-copy"
 	// KillAfterRetryCopy does the same with a scheduled retry copy on the trigger queue.
 	KillAfterRetryCopy FaultKind = "kill-after-retry-copy"
+	// KillInStorm SIGKILLs the handler inside the 429 storm, while its invocations wait out Retry-After:
+	// the restarted handler must not call Graph again before those Retry-After have passed.
+	KillInStorm FaultKind = "kill-in-storm"
 )
 
 // Fault is one entry of the schedule.
@@ -164,10 +167,10 @@ const (
 	silentDelay       = 24 * time.Hour // ends only when the client goes away
 	killSpacing       = 3 * time.Second
 	afterCopyPatience = 4 * time.Second // how long a kill after a copy waits for one
-	// stormQuiet keeps kills away from a 429 storm and the seconds after it: a process killed while it holds a
-	// Retry-After only in memory cannot pass it on, and its message is redelivered at once. An invocation that
-	// got a 429 has secured its message (a copy scheduled no sooner than the Retry-After) by its 5 s deadline.
-	stormQuiet = 6 * time.Second
+	// stormKillAfter is when the kill in the storm comes, from the storm's start: just after the first 429s,
+	// while the invocations they answered wait out their Retry-After (later in the storm it would find them
+	// already deferred: with PURGE_INVOCATION_TIMEOUT=5s their Graph calls get 2 s).
+	stormKillAfter = 400 * time.Millisecond
 	// slotsHeld is how long after an unreachable failure queue is back its sends still hold their invocations:
 	// until their 5 s deadline.
 	slotsHeld = 5 * time.Second
@@ -189,7 +192,7 @@ func (f Fault) lane() lane {
 	switch f.Kind {
 	case FailureQueueUnreachable, FailureQueueMissing:
 		return laneQueue
-	case Kill, KillAfterFailureCopy, KillAfterRetryCopy, IdentityDown:
+	case Kill, KillAfterFailureCopy, KillAfterRetryCopy, KillInStorm, IdentityDown:
 		return laneKill
 	}
 	return laneGraph
@@ -198,7 +201,7 @@ func (f Fault) lane() lane {
 // span is the time a fault occupies in its lane: its window, or the time a kill needs.
 func (f Fault) span() time.Duration {
 	switch f.Kind {
-	case Kill:
+	case Kill, KillInStorm:
 		return killSpacing
 	case KillAfterFailureCopy, KillAfterRetryCopy:
 		return afterCopyPatience
@@ -213,21 +216,22 @@ type Mix struct {
 	Bursts, Hangs, Silent, Kills int
 }
 
-// DefaultMix is the full run's: three 5xx bursts, six hangs, two calls that never answer, six kills.
+// DefaultMix is the full run's: three 5xx bursts, six hangs, two calls that never answer, six kills (and
+// the kill in the storm, which every schedule has).
 var DefaultMix = Mix{Bursts: 3, Hangs: 6, Silent: 2, Kills: 6}
 
 // ShortMix is the short run's (inside make test): one of each fault, three kills (one plain, with the
-// identity outage, one after a failure copy, one after a retry copy).
+// identity outage, one after a failure copy, one after a retry copy) and the kill in the storm.
 var ShortMix = Mix{Bursts: 1, Hangs: 1, Silent: 1, Kills: 3}
 
 // planFaults places the faults of mix in [lead, d) at random, from rng: no two of a lane overlap, no kill
-// lands in a 429 storm or the stormQuiet after it, no kill after a failure copy during a failure-queue
-// outage, and the identity outage follows a plain kill. Kills are a third after failure copies, a third
-// after retry copies, the rest (at least one, carrying the identity outage) at a plain moment.
+// after a failure copy during a failure-queue outage, and the identity outage follows a plain kill. Kills
+// are a third after failure copies, a third after retry copies, the rest (at least one, carrying the
+// identity outage) at a plain moment; one more kill lands inside the 429 storm.
 func planFaults(d time.Duration, mix Mix, rng *rand.Rand) ([]Fault, error) {
 	const lead = 2 * time.Second
-	// The most constrained first: the storm, the failure-queue outages, the kills; then the rest.
-	faults := []Fault{{Kind: GraphThrottle, For: stormLength},
+	// The most constrained first: the storm and its kill, the failure-queue outages, the kills; then the rest.
+	faults := []Fault{{Kind: GraphThrottle, For: stormLength}, {Kind: KillInStorm},
 		{Kind: FailureQueueUnreachable, For: outageLength}, {Kind: FailureQueueMissing, For: outageLength}}
 	afterFailure := (mix.Kills + 2) / 3
 	afterRetry := (mix.Kills + 1) / 3
@@ -276,6 +280,9 @@ func place(faults []Fault, lead, d time.Duration, rng *rand.Rand) ([]Fault, bool
 		ok := false
 		for range 200 {
 			f.At = lead + time.Duration(rng.Int64N(int64(hi-lead)))
+			if f.Kind == KillInStorm {
+				f.At = stormOf(placed).At + stormKillAfter
+			}
 			if fits(f, placed) {
 				ok = true
 				break
@@ -289,19 +296,22 @@ func place(faults []Fault, lead, d time.Duration, rng *rand.Rand) ([]Fault, bool
 	return placed, true
 }
 
+// stormOf returns the 429 storm among placed (it is placed first).
+func stormOf(placed []Fault) Fault {
+	for _, p := range placed {
+		if p.Kind == GraphThrottle {
+			return p
+		}
+	}
+	panic("chaos: the kill in the storm is placed before the storm")
+}
+
 // fits reports whether f can go where it is among placed.
 func fits(f Fault, placed []Fault) bool {
 	const gap = time.Second
 	overlap := func(a0, a1, b0, b1 time.Duration) bool { return a0 < b1 && b0 < a1 }
 	for _, p := range placed {
 		if p.lane() == f.lane() && overlap(f.At-gap, f.At+f.span()+gap, p.At, p.At+p.span()) {
-			return false
-		}
-		isKill := func(x Fault) bool { return x.lane() == laneKill }
-		if isKill(f) && p.Kind == GraphThrottle && overlap(f.At, f.At+f.span(), p.At-time.Second, p.At+p.For+stormQuiet) {
-			return false
-		}
-		if f.Kind == GraphThrottle && isKill(p) && overlap(p.At, p.At+p.span(), f.At-time.Second, f.At+f.For+stormQuiet) {
 			return false
 		}
 		if f.Kind == KillAfterFailureCopy && p.lane() == laneQueue && overlap(f.At, f.At+f.span(), p.At, p.At+p.For+time.Second) {

@@ -89,19 +89,23 @@ func TestScheduleKeepsFaultsApartWhereTheyMustBe(t *testing.T) {
 			kills := n[Kill] + n[KillAfterFailureCopy] + n[KillAfterRetryCopy] + n[IdentityDown]
 			if n[GraphErrors] != c.mix.Bursts || n[GraphHang] != c.mix.Hangs || n[GraphSilent] != c.mix.Silent || kills != c.mix.Kills ||
 				n[GraphThrottle] != 1 || n[FailureQueueMissing] != 1 || n[FailureQueueUnreachable] != 1 || n[IdentityDown] != 1 ||
-				n[KillAfterFailureCopy] < 1 || n[KillAfterRetryCopy] < 1 {
+				n[KillAfterFailureCopy] < 1 || n[KillAfterRetryCopy] < 1 || n[KillInStorm] != 1 {
 				t.Errorf("seed %d, %s: faults %v for mix %+v", seed, c.d, n, c.mix)
+			}
+			storm := stormOf(faults)
+			for _, f := range faults {
+				if f.Kind == KillInStorm && f.At != storm.At+stormKillAfter {
+					t.Errorf("seed %d: the kill in the storm is at %s, the storm at %s", seed, f.At, storm.At)
+				}
 			}
 		}
 	}
+	// Kills may land in the storm: a restarted handler honours the Retry-After its predecessor received.
 	storm := Fault{Kind: GraphThrottle, At: 10 * time.Second, For: stormLength}
-	for _, at := range []time.Duration{9 * time.Second, 12 * time.Second, 10*time.Second + stormLength + stormQuiet - time.Millisecond} {
-		if fits(Fault{Kind: Kill, At: at}, []Fault{storm}) {
-			t.Errorf("a kill at %s fits next to a storm at 10s", at)
+	for _, k := range []FaultKind{Kill, KillAfterFailureCopy, KillAfterRetryCopy, KillInStorm} {
+		if !fits(Fault{Kind: k, At: 12 * time.Second}, []Fault{storm}) {
+			t.Errorf("a %s does not fit in a storm", k)
 		}
-	}
-	if !fits(Fault{Kind: Kill, At: 10*time.Second + stormLength + stormQuiet}, []Fault{storm}) {
-		t.Error("a kill after the quiet does not fit")
 	}
 	outage := Fault{Kind: FailureQueueMissing, At: 10 * time.Second, For: outageLength}
 	if fits(Fault{Kind: KillAfterFailureCopy, At: 12 * time.Second}, []Fault{outage}) {

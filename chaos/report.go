@@ -285,9 +285,9 @@ func (r *runner) faultReports(faults []Fault, kills []KillRecord, events []busEv
 			}
 			fr.Handled = outcomes(func(l logLine) bool { return in(l.Time, f, slack) && l.DeadLetterReason != "" })
 			fr.Through = "a failure copy that could not be sent was answered 500: the host abandoned the message and Service Bus redelivered it, until the copy was sent after the outage or, after MaxDeliveryCount deliveries, the message sat in the trigger queue's $DeadLetterQueue"
-		case Kill, KillAfterFailureCopy, KillAfterRetryCopy:
+		case Kill, KillAfterFailureCopy, KillAfterRetryCopy, KillInStorm:
 		}
-		if fr.Kind == Kill || fr.Kind == KillAfterFailureCopy || fr.Kind == KillAfterRetryCopy || fr.Kind == IdentityDown {
+		if f.lane() == laneKill {
 			var matched *KillRecord
 			for i, k := range kills {
 				if !usedKill[i] && k.Kind == f.Kind && time.Duration(k.At) >= f.At-time.Second {
@@ -304,6 +304,8 @@ func (r *runner) faultReports(faults []Fault, kills []KillRecord, events []busEv
 			switch fr.Kind {
 			case Kill:
 				fr.Through = "the invocations cut short were abandoned by the host and redelivered to the restarted handler, which decided them again"
+			case KillInStorm:
+				fr.Through = "the invocations waiting out a Retry-After were abandoned by the host and redelivered at once; the restarted handler started paused until the Retry-After its predecessor had kept in its state file, so it called Graph no sooner, deferring what could not wait"
 			case KillAfterFailureCopy, KillAfterRetryCopy:
 				fr.Through = "the copy was already on Service Bus; the host abandoned the cut invocation and the restarted handler decided the redelivered message again"
 				if k := matched; k != nil && k.SentAgain {

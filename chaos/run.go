@@ -194,6 +194,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer r.stack.Close()
 	r.settings = r.stack.Settings
+	// The handlers' temporary files go with the app and are removed with it. What matters is that every
+	// handler of the run shares them: a successor reads the throttling pauses its predecessor kept there.
+	r.settings["TMPDIR"] = r.appRoot
 	r.seedGraph(reqs)
 
 	hostCtx, stopHosts := context.WithCancel(context.WithoutCancel(ctx))
@@ -482,8 +485,8 @@ func (r *runner) inject(ctx context.Context, f *Fault) {
 			func() {
 				r.admin(ctx, func(c context.Context) error { return r.stack.Bus.SetEntityState(c, queue, sbemu.EntityActive) })
 			})
-	case Kill:
-		r.kill(ctx, Kill, "", "")
+	case Kill, KillInStorm:
+		r.kill(ctx, f.Kind, "", "")
 	case IdentityDown:
 		r.say("%s from a kill on, until %s after the new handler process was first refused a token", f.Kind, f.For)
 		r.stack.Identity.SetFailing(503)
@@ -557,18 +560,13 @@ func (r *runner) killAfterCopy(ctx context.Context, f *Fault) {
 	defer release()
 	hold()
 	// The schedule expects a copy within afterCopyPatience; under load it may take longer, so it waits up
-	// to four times that, but never kills in a 429 storm or the quiet after it.
+	// to four times that.
 	timer := time.NewTimer(4 * afterCopyPatience)
 	defer timer.Stop()
 	for {
 		select {
 		case ev := <-r.bus.held:
 			if !strings.EqualFold(ev.Queue, queue) {
-				continue
-			}
-			if r.stormNear(time.Now()) {
-				release()
-				hold()
 				continue
 			}
 			r.kill(ctx, f.Kind, queue, ev.MessageID)
@@ -578,17 +576,6 @@ func (r *runner) killAfterCopy(ctx context.Context, f *Fault) {
 		}
 		return
 	}
-}
-
-// stormNear reports whether t falls in a 429 storm or the quiet after it, when no kill may happen.
-func (r *runner) stormNear(t time.Time) bool {
-	d := t.Sub(r.t0)
-	for _, f := range r.faults {
-		if f.Kind == GraphThrottle && d >= f.At-time.Second && d <= f.At+f.For+stormQuiet {
-			return true
-		}
-	}
-	return false
 }
 
 // quiesce waits until nothing is left to happen: the trigger queue holds no message in any state (active,
