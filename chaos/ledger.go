@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,10 +29,14 @@ type Evidence struct {
 	// Graph is the Graph simulator's request log.
 	Graph []graphsim.Request
 	// Outputs are every output of the run (handler stdout and stderr, host log, stand-in logs), searched
-	// for Secrets.
+	// for a token (anything shaped like a JWT) and for Secrets, taken literally.
 	Outputs []Output
 	Secrets []string
 }
+
+// jwtShape matches the start of a compact JWT: a base64url JSON header, a dot, a base64url JSON payload, a
+// dot. Searching for "eyJ" alone is not enough to tell a token: random AMQP link names contain it too.
+var jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.`)
 
 // Completion is one completed invocation.
 type Completion struct {
@@ -226,6 +231,9 @@ func Audit(ev Evidence) Ledger {
 	l.RetryAfter, v = auditRetryAfter(ev.Graph, v)
 
 	for _, o := range ev.Outputs {
+		if loc := jwtShape.FindIndex(o.Data); loc != nil {
+			add(RuleSecrets, "", "%s contains a token (%q…)", o.Name, o.Data[loc[0]:loc[0]+4])
+		}
 		for _, s := range ev.Secrets {
 			if s != "" && bytes.Contains(o.Data, []byte(s)) {
 				add(RuleSecrets, "", "%s contains a secret (%q…)", o.Name, s[:min(4, len(s))])

@@ -46,8 +46,10 @@ func clean() Evidence {
 			{Time: at0.Add(2 * time.Second), Method: "GET", ObjectID: userID, Status: 200, RequestID: "c"},
 			{Time: at0.Add(3 * time.Second), Method: "GET", ObjectID: neverID, Status: 404, RequestID: "d"},
 		},
-		Outputs: []Output{{Name: "handler.stdout.log", Data: []byte(`{"outcome":"purged"}`)}},
-		Secrets: []string{"eyJ", "SAS_KEY_VALUE", ""},
+		Outputs: []Output{{Name: "handler.stdout.log", Data: []byte(`{"outcome":"purged"}`)},
+			// A random link name may hold "eyJ"; only a token's shape is a token.
+			{Name: "servicebus.log", Data: []byte(`{"event":"attach","name":"eJW4a_MXQM0pn68KViQ2RASebh8aSKTE7hLXg6Lws98tLeXf0_eyJA"}`)}},
+		Secrets: []string{"SAS_KEY_VALUE", ""},
 	}
 }
 
@@ -111,9 +113,13 @@ func TestEveryRuleCatchesItsViolation(t *testing.T) {
 			e.Graph[0].RetryAfter = at0.Add(5 * time.Second).Format("Mon, 02 Jan 2006 15:04:05 GMT")
 		}, RuleRetryAfter, "called again 2s later"},
 		{"a token in the output", func(e *Evidence) {
-			e.Outputs = append(e.Outputs, Output{Name: "host.log", Data: []byte("Bearer eyJhbGciOi")})
+			e.Outputs = append(e.Outputs, Output{Name: "host.log", Data: []byte("Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJyb2xlcyI6W119.c2ln")})
 		},
-			RuleSecrets, "host.log contains a secret"},
+			RuleSecrets, "host.log contains a token"},
+		{"a key in the output", func(e *Evidence) {
+			e.Outputs = append(e.Outputs, Output{Name: "handler.stderr.log", Data: []byte("key=SAS_KEY_VALUE")})
+		},
+			RuleSecrets, "handler.stderr.log contains a secret"},
 		{"a message from nowhere", func(e *Evidence) {
 			e.FailureQueue = append(e.FailureQueue, Copy{MessageID: "f-x", OriginalID: "stranger"})
 		},

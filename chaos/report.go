@@ -131,7 +131,7 @@ func (r *runner) report(ctx context.Context, client *azservicebus.Client, reqs [
 		}
 		ev.Outputs = append(ev.Outputs, Output{Name: name, Data: b})
 	}
-	ev.Secrets = []string{"eyJ", "SharedAccessKey=", sbemu.DefaultKey, r.settings["IDENTITY_HEADER"], r.settings["ServiceBusConnection"]}
+	ev.Secrets = []string{"SharedAccessKey=", sbemu.DefaultKey, r.settings["IDENTITY_HEADER"], r.settings["ServiceBusConnection"]}
 
 	rep := &Report{Seed: r.opts.Seed, Requests: len(reqs), Duration: Seconds(r.opts.Duration), Elapsed: Seconds(time.Since(r.start)), LogDir: logDir,
 		Kinds: map[Kind]int{}, Ledger: Audit(ev), DeliveriesByResult: map[string]int{}}
