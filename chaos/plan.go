@@ -320,11 +320,13 @@ func fits(f Fault, placed []Fault) bool {
 		if p.Kind == KillAfterFailureCopy && f.lane() == laneQueue && overlap(p.At, p.At+p.span(), f.At, f.At+f.For+time.Second) {
 			return false
 		}
-		// While the identity endpoint is down the new handler makes no Graph call, and while the failure queue
-		// is unreachable its sends hold every invocation slot until their deadline: a Graph outage, or a kill
-		// waiting for a copy, would then hit nothing.
+		// While the identity endpoint is down the new handler makes no Graph call and its invocations hold
+		// every slot waiting for a token until their deadline, and while the failure queue is unreachable its
+		// sends hold every slot until their deadline: a Graph outage, a failure-queue outage during the
+		// identity outage, or a kill waiting for a copy, would then hit nothing.
 		outage := func(x Fault) bool { return x.Kind == GraphErrors || x.Kind == GraphThrottle }
-		if (f.Kind == IdentityDown && outage(p) || outage(f) && p.Kind == IdentityDown) && overlap(f.At-gap, f.At+f.span()+gap, p.At, p.At+p.span()) {
+		notWithIdentity := func(x Fault) bool { return outage(x) || x.lane() == laneQueue }
+		if (f.Kind == IdentityDown && notWithIdentity(p) || notWithIdentity(f) && p.Kind == IdentityDown) && overlap(f.At-gap, f.At+f.span()+gap, p.At, p.At+p.span()) {
 			return false
 		}
 		afterCopy := func(x Fault) bool { return x.Kind == KillAfterFailureCopy || x.Kind == KillAfterRetryCopy }

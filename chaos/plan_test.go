@@ -118,7 +118,7 @@ func TestScheduleKeepsFaultsApartWhereTheyMustBe(t *testing.T) {
 
 func TestNoGraphOutageDuringTheIdentityOutage(t *testing.T) {
 	id := Fault{Kind: IdentityDown, At: 10 * time.Second, For: outageLength}
-	for _, k := range []FaultKind{GraphErrors, GraphThrottle} {
+	for _, k := range []FaultKind{GraphErrors, GraphThrottle, FailureQueueUnreachable, FailureQueueMissing} {
 		if fits(Fault{Kind: k, At: 12 * time.Second, For: 4 * time.Second}, []Fault{id}) {
 			t.Errorf("a %s fits in the identity outage", k)
 		}
