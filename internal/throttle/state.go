@@ -27,20 +27,20 @@ type stateFile struct {
 	onError func(error)
 
 	mu      sync.Mutex
-	written map[Class]time.Time // what this process read or wrote last
+	written [2]time.Time // per class: what this process read or wrote last
 }
 
-// stateJSON is the file's content: the end of the pause of each class, RFC 3339.
+// stateJSON is the file's content: the end of the pause of each class, RFC 3339 (absent: none).
 type stateJSON struct {
-	Write time.Time `json:"writesPausedUntil"`
-	Read  time.Time `json:"readsPausedUntil"`
+	Write time.Time `json:"writesPausedUntil,omitzero"`
+	Read  time.Time `json:"readsPausedUntil,omitzero"`
 }
 
-// load reads the pauses; a missing file is no pause, and an unreadable one is reported and ignored.
-func (f *stateFile) load() map[Class]time.Time {
+// load reads the pauses, per class; a missing file is no pause, and an unreadable one is reported and
+// ignored.
+func (f *stateFile) load() [2]time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.written = map[Class]time.Time{}
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f.written
@@ -54,16 +54,14 @@ func (f *stateFile) load() map[Class]time.Time {
 		return f.written
 	}
 	f.written[Write], f.written[Read] = st.Write, st.Read
-	return map[Class]time.Time{Write: st.Write, Read: st.Read}
+	return f.written
 }
 
-// save records that class is paused until until, keeping the other class's pause.
+// save records that class is paused until until, keeping the other class's pause. Calls may arrive out
+// of order: an end no later than the one written is not written again.
 func (f *stateFile) save(class Class, until time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.written == nil {
-		f.written = map[Class]time.Time{}
-	}
 	if !until.After(f.written[class]) {
 		return
 	}
