@@ -88,10 +88,9 @@ func runThrottled(ctx context.Context, root string, instances, requests, ceiling
 	stackCtx, stopStack := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopStack()
 	stack, err := localstack.Start(stackCtx, localstack.Options{
-		AppRoot: root,
-		Graph:   graphsim.Options{Throttle: graphsim.ThrottleLimits{Writes: bucketCapacity, WriteWindow: bucketWindow}},
-		// The handlers' temporary files (their throttling state) go with the run's logs.
-		Overrides: map[string]string{"PURGE_MAX_WRITES_PER_SECOND": strconv.Itoa(res.WritesPerSecond), "TMPDIR": logDir},
+		AppRoot:   root,
+		Graph:     graphsim.Options{Throttle: graphsim.ThrottleLimits{Writes: bucketCapacity, WriteWindow: bucketWindow}},
+		Overrides: map[string]string{"PURGE_MAX_WRITES_PER_SECOND": strconv.Itoa(res.WritesPerSecond)},
 	})
 	if err != nil {
 		return nil, err

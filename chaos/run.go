@@ -194,9 +194,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer r.stack.Close()
 	r.settings = r.stack.Settings
-	// The handlers' temporary files go with the app and are removed with it. What matters is that every
-	// handler of the run shares them: a successor reads the throttling pauses its predecessor kept there.
-	r.settings["TMPDIR"] = r.appRoot
 	r.seedGraph(reqs)
 
 	hostCtx, stopHosts := context.WithCancel(context.WithoutCancel(ctx))

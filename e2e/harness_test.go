@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,8 +49,6 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	// The handlers' temporary files (their throttling state) go with the build and are removed with it.
-	os.Setenv("TMPDIR", filepath.Dir(handlerBin))
 	code := m.Run()
 	remove()
 	os.Exit(code)
@@ -112,7 +109,7 @@ func startHandler(t *testing.T, settings map[string]string) *handlerProc {
 	port := freePort(t)
 	cmd := exec.Command(handlerBin)
 	cmd.Dir = appRoot
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir(),
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port), "FUNCTIONS_CUSTOMHANDLER_WORKER_ID=" + uuid.NewString(),
 		"FUNCTIONS_APP_ROOT_PATH=" + appRoot}
 	for k, v := range settings {
@@ -390,8 +387,7 @@ func runCmd(ctx context.Context, t *testing.T, settings map[string]string, stdin
 	t.Helper()
 	cmd := exec.CommandContext(ctx, handlerBin, args...)
 	cmd.Dir = appRoot
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir(),
-		"FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(freePort(t))}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(freePort(t))}
 	for k, v := range settings {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -15,8 +15,6 @@ func demoApp(t *testing.T) (root, app string) {
 		t.Fatal(err)
 	}
 	app = t.TempDir()
-	// The handlers the demo starts keep their temporary files (the throttling state) in the test's directory.
-	t.Setenv("TMPDIR", t.TempDir())
 	if err := BuildHandler(filepath.Join(app, "handler")); err != nil {
 		t.Fatal(err)
 	}

@@ -57,10 +57,13 @@ type Stack struct {
 	IdentityURL string // the token endpoint (IDENTITY_ENDPOINT)
 	Bus         *sbemu.Emulator
 	// Settings are the app settings for the handler (and the host stand-in): the sample file's values
-	// with this stack's addresses.
+	// with this stack's addresses, and TMPDIR, a temporary directory of the stack's own: the handlers
+	// started with these settings share it (a restarted handler reads the throttling pauses its
+	// predecessor kept there), and Close removes it.
 	Settings map[string]string
 
 	servers []*http.Server
+	tmp     string
 }
 
 // Start starts the stand-ins; they run until Close or until ctx ends. On error everything already started
@@ -119,6 +122,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
+	if s.tmp, err = os.MkdirTemp("", "entra-purge-localstack-"); err != nil {
+		return nil, err
+	}
+	settings["TMPDIR"] = s.tmp
 	settings["ServiceBusConnection"] = s.Bus.ConnectionString()
 	settings["PURGE_GRAPH_ENDPOINT"] = s.GraphURL
 	settings["IDENTITY_ENDPOINT"] = s.IdentityURL
@@ -152,6 +159,10 @@ func (s *Stack) Close() {
 	s.servers = nil
 	if s.Bus != nil {
 		_ = s.Bus.Close()
+	}
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
+		s.tmp = ""
 	}
 }
 
